@@ -1,0 +1,56 @@
+# calico-vpp build entry points. Every target works on a fresh machine as
+# root: missing system packages are installed by hack/install-deps.sh.
+
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/calico-vpp/calico-vpp/pkg/version.Version=$(VERSION)
+GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
+export CGO_ENABLED ?= 0
+
+BINARIES := vpp-manager calico-vpp-agent cni-plugin felix-proxy calivppctl
+TEST_BINARIES := fakevpp
+
+.PHONY: all build test test-unit bench lint images demo deps clean fuzz
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	@for b in $(BINARIES); do \
+		if [ -d ./cmd/$$b ]; then $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$b ./cmd/$$b || exit 1; fi; \
+	done
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/fakevpp ./test/fakevpp/cmd/fakevpp
+
+deps:
+	@bash hack/install-deps.sh
+
+# test runs everything CI runs: lint, then every test (privileged ones
+# included when run as root). It installs missing system packages first.
+test: deps lint
+	$(GO) test -count=1 -timeout 40m ./...
+
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+fuzz:
+	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzInterfaces -fuzztime 30s
+	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzInitialConfig -fuzztime 30s
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+images:
+	docker build --target agent -t calico-vpp/agent:$(VERSION) --build-arg VERSION=$(VERSION) .
+	docker build --target vpp -t calico-vpp/vpp:$(VERSION) --build-arg VERSION=$(VERSION) .
+
+demo: build
+	@echo "The demo scenario is not implemented yet: see issue 10." >&2; exit 1
+
+clean:
+	rm -rf $(BIN)
