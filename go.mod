@@ -4,7 +4,10 @@ go 1.26
 
 require (
 	github.com/sirupsen/logrus v1.9.3
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
 	go.fd.io/govpp v0.13.0
+	golang.org/x/sync v0.17.0
 )
 
 require (
