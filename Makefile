@@ -20,21 +20,28 @@ build:
 	@for b in $(BINARIES); do \
 		if [ -d ./cmd/$$b ]; then $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$b ./cmd/$$b || exit 1; fi; \
 	done
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/fakevpp ./test/fakevpp/cmd/fakevpp
+	$(GO) build -o $(BIN)/fakevpp ./test/fakevpp/cmd/fakevpp
 
 deps:
 	@bash hack/install-deps.sh
 
 # test runs everything CI runs: lint, then every test (privileged ones
 # included when run as root). It installs missing system packages first.
-test: deps lint
-	$(GO) test -count=1 -timeout 40m ./...
+# Tests start fakevpp from bin/ (VPP_BINARY=/path/to/vpp runs them against
+# a real VPP 25.10 instead).
+test: deps lint bin/fakevpp
+	FAKEVPP_BINARY=$(CURDIR)/bin/fakevpp $(GO) test -count=1 -timeout 40m ./...
+
+.PHONY: bin/fakevpp
+bin/fakevpp:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/fakevpp ./test/fakevpp/cmd/fakevpp
 
 test-unit:
 	$(GO) test -count=1 -short ./...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+bench: bin/fakevpp
+	FAKEVPP_BINARY=$(CURDIR)/bin/fakevpp $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzInterfaces -fuzztime 30s
@@ -49,8 +56,12 @@ images:
 	docker build --target agent -t calico-vpp/agent:$(VERSION) --build-arg VERSION=$(VERSION) .
 	docker build --target vpp -t calico-vpp/vpp:$(VERSION) --build-arg VERSION=$(VERSION) .
 
-demo: build
-	@echo "The demo scenario is not implemented yet: see issue 10." >&2; exit 1
+# demo is the main job. Until the two-node cluster exists (issue 10) it
+# runs the single-node scenario: VPP in a namespace, a pod wired to it by
+# a VPP-created tun, what VPP and Linux show, then teardown. DEMO_FLAGS=-wait
+# keeps it up until Ctrl-C.
+demo: deps build
+	$(GO) run ./test/demo -fakevpp $(CURDIR)/bin/fakevpp $(DEMO_FLAGS)
 
 clean:
 	rm -rf $(BIN)

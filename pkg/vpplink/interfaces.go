@@ -294,3 +294,17 @@ func (v *VPP) WatchInterfaceEvents(ctx context.Context, fn func(InterfaceEvent))
 		}
 	}
 }
+
+// ReplaceAddressesBegin marks every interface address stale; addresses
+// added again before ReplaceAddressesEnd are kept, the others removed
+// (VPP's sw_interface_address_replace_begin/_end mark-and-sweep).
+func (v *VPP) ReplaceAddressesBegin(ctx context.Context) error {
+	_, err := interfaces.NewServiceClient(v.conn).SwInterfaceAddressReplaceBegin(ctx, &interfaces.SwInterfaceAddressReplaceBegin{})
+	return wrap("begin address replace", "", err)
+}
+
+// ReplaceAddressesEnd removes the addresses still stale.
+func (v *VPP) ReplaceAddressesEnd(ctx context.Context) error {
+	_, err := interfaces.NewServiceClient(v.conn).SwInterfaceAddressReplaceEnd(ctx, &interfaces.SwInterfaceAddressReplaceEnd{})
+	return wrap("end address replace", "", err)
+}

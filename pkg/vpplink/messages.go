@@ -42,6 +42,8 @@ func usedMessages() []api.Message {
 		&interfaces.HwInterfaceSetMtu{}, &interfaces.HwInterfaceSetMtuReply{},
 		&interfaces.SwInterfaceSetMacAddress{}, &interfaces.SwInterfaceSetMacAddressReply{},
 		&interfaces.SwInterfaceAddDelAddress{}, &interfaces.SwInterfaceAddDelAddressReply{},
+		&interfaces.SwInterfaceAddressReplaceBegin{}, &interfaces.SwInterfaceAddressReplaceBeginReply{},
+		&interfaces.SwInterfaceAddressReplaceEnd{}, &interfaces.SwInterfaceAddressReplaceEndReply{},
 		&interfaces.SwInterfaceSetRxMode{}, &interfaces.SwInterfaceSetRxModeReply{},
 		&interfaces.SwInterfaceTagAddDel{}, &interfaces.SwInterfaceTagAddDelReply{},
 		&interfaces.SwInterfaceSetTable{}, &interfaces.SwInterfaceSetTableReply{},

@@ -150,10 +150,12 @@ func (e *Engine) ifacesByName() []*iface {
 
 func (e *Engine) showInterfaces() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-32s%5s%10s%21s%16s%16s\n", "              Name", "Idx", "State", "MTU (L3/IP4/IP6/MPLS)", "Counter", "Count")
+	// Header "%=32s%=5s%=10s%=21s%=16s%=16s", rows "%-32s%=5d%=10s%=21s".
+	fmt.Fprintf(&b, "%s%s%s%s%s%s\n", center("Name", 32), center("Idx", 5), center("State", 10),
+		center("MTU (L3/IP4/IP6/MPLS)", 21), center("Counter", 16), center("Count", 16))
 	for _, i := range e.ifacesByName() {
 		mtu := fmt.Sprintf("%d/%d/%d/%d", i.mtu[0], i.mtu[1], i.mtu[2], i.mtu[3])
-		fmt.Fprintf(&b, "%-32s%5d%10s%21s\n", i.name, i.idx, stateWord(i.adminUp), mtu)
+		fmt.Fprintf(&b, "%-32s%s%s%s\n", i.name, center(fmt.Sprint(i.idx), 5), center(stateWord(i.adminUp), 10), center(mtu, 21))
 	}
 	return b.String()
 }
@@ -354,4 +356,13 @@ func (e *Engine) showVXLAN() string {
 		return "No vxlan tunnels configured...\n"
 	}
 	return b.String()
+}
+
+// center pads s to width like VPP's %= format.
+func center(s string, width int) string {
+	if len(s) >= width {
+		return s
+	}
+	left := (width - len(s)) / 2
+	return strings.Repeat(" ", left) + s + strings.Repeat(" ", width-len(s)-left)
 }

@@ -1,0 +1,3 @@
+// Package felixproxy will hold felix-proxy, which relays Felix's external
+// dataplane messages to the agent. Not implemented yet.
+package felixproxy
