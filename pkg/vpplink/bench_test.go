@@ -52,46 +52,49 @@ func benchVPP(b *testing.B) (*vpptest.Instance, vpplink.SwIfIndex) {
 	return inst, sw
 }
 
-func BenchmarkRoutesBulk(b *testing.B) {
-	inst, sw := benchVPP(b)
-	ctx := context.Background()
-	routes := benchRouteSet(benchRoutes, netip.MustParseAddr("203.0.113.2"), sw)
+// measure times apply (undone, untimed, by undo after each iteration) and
+// reports n objects per iteration as a rate named unit.
+func measure(b *testing.B, n int, unit string, apply, undo func() error) {
+	b.Helper()
 	var elapsed time.Duration
 	for b.Loop() {
 		start := time.Now()
-		if err := inst.VPP.AddRoutes(ctx, routes); err != nil {
+		if err := apply(); err != nil {
 			b.Fatal(err)
 		}
 		elapsed += time.Since(start)
 		b.StopTimer()
-		if err := inst.VPP.DelRoutes(ctx, routes); err != nil {
+		if err := undo(); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(benchRoutes*b.N)/elapsed.Seconds(), "routes/s")
+	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), unit)
+}
+
+func BenchmarkRoutesBulk(b *testing.B) {
+	inst, sw := benchVPP(b)
+	ctx := context.Background()
+	routes := benchRouteSet(benchRoutes, netip.MustParseAddr("203.0.113.2"), sw)
+	measure(b, len(routes), "routes/s",
+		func() error { return inst.VPP.AddRoutes(ctx, routes) },
+		func() error { return inst.VPP.DelRoutes(ctx, routes) })
 }
 
 func BenchmarkRoutesSingle(b *testing.B) {
 	inst, sw := benchVPP(b)
 	ctx := context.Background()
 	routes := benchRouteSet(5_000, netip.MustParseAddr("203.0.113.2"), sw)
-	var elapsed time.Duration
-	for b.Loop() {
-		start := time.Now()
-		for _, r := range routes {
-			if err := inst.VPP.AddRoute(ctx, r); err != nil {
-				b.Fatal(err)
+	measure(b, len(routes), "routes/s",
+		func() error {
+			for _, r := range routes {
+				if err := inst.VPP.AddRoute(ctx, r); err != nil {
+					return err
+				}
 			}
-		}
-		elapsed += time.Since(start)
-		b.StopTimer()
-		if err := inst.VPP.DelRoutes(ctx, routes); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(len(routes)*b.N)/elapsed.Seconds(), "routes/s")
+			return nil
+		},
+		func() error { return inst.VPP.DelRoutes(ctx, routes) })
 }
 
 // BenchmarkRoutesGovppPipelined is the baseline: the same ip_route_add_del
@@ -115,39 +118,33 @@ func BenchmarkRoutesGovppPipelined(b *testing.B) {
 			NPaths: 1, Paths: []fib_types.FibPath{{SwIfIndex: uint32(sw), Weight: 1, Proto: fib_types.FIB_API_PATH_NH_PROTO_IP4, Nh: fib_types.FibPathNh{Address: nh}}},
 		}}
 	}
-	var elapsed time.Duration
-	for b.Loop() {
-		start := time.Now()
+	pipelined := func() error {
 		stream, err := conn.NewStream(ctx, core.WithRequestSize(window), core.WithReplySize(window))
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
+		defer func() { _ = stream.Close() }()
 		for lo := 0; lo < len(msgs); lo += window {
 			hi := min(lo+window, len(msgs))
 			for _, m := range msgs[lo:hi] {
 				if err := stream.SendMsg(m); err != nil {
-					b.Fatal(err)
+					return err
 				}
 			}
 			for range msgs[lo:hi] {
 				reply, err := stream.RecvMsg()
 				if err != nil {
-					b.Fatal(err)
+					return err
 				}
 				if r := reply.(*ip.IPRouteAddDelReply); r.Retval != 0 {
-					b.Fatal(api.RetvalToVPPApiError(r.Retval))
+					return api.RetvalToVPPApiError(r.Retval)
 				}
 			}
 		}
-		_ = stream.Close()
-		elapsed += time.Since(start)
-		b.StopTimer()
-		if err := inst.VPP.DelRoutes(ctx, benchRouteSet(benchRoutes, netip.MustParseAddr("203.0.113.2"), sw)); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
+		return nil
 	}
-	b.ReportMetric(float64(benchRoutes*b.N)/elapsed.Seconds(), "routes/s")
+	routes := benchRouteSet(benchRoutes, netip.MustParseAddr("203.0.113.2"), sw)
+	measure(b, benchRoutes, "routes/s", pipelined, func() error { return inst.VPP.DelRoutes(ctx, routes) })
 }
 
 func BenchmarkCnatTranslationsBulk(b *testing.B) {
@@ -163,19 +160,8 @@ func BenchmarkCnatTranslationsBulk(b *testing.B) {
 		}
 		ts[i] = t
 	}
-	var elapsed time.Duration
-	for b.Loop() {
-		start := time.Now()
-		ids, err := inst.VPP.UpdateTranslations(ctx, ts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		elapsed += time.Since(start)
-		b.StopTimer()
-		if err := inst.VPP.DelTranslations(ctx, ids); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "translations/s")
+	var ids []uint32
+	measure(b, n, "translations/s",
+		func() (err error) { ids, err = inst.VPP.UpdateTranslations(ctx, ts); return err },
+		func() error { return inst.VPP.DelTranslations(ctx, ids) })
 }

@@ -319,10 +319,40 @@ func TestBulkRoutes(t *testing.T) {
 	}
 }
 
+func TestLoopback(t *testing.T) {
+	v := vpptest.New(t)
+	ctx := testCtx(t)
+	idx, err := v.CreateLoopback(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := v.Interface(ctx, idx)
+	if err != nil || i.Name != "loop0" || i.MAC.String() != "de:ad:00:00:00:00" || i.LinkUp {
+		t.Fatalf("loopback = %+v, %v", i, err)
+	}
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 0x42}
+	if err := v.SetInterfaceMAC(ctx, idx, mac); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.SetInterfaceUp(ctx, idx, true); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := v.Interface(ctx, idx); i.MAC.String() != mac.String() || !i.AdminUp || !i.LinkUp {
+		t.Errorf("loopback after set = %+v", i)
+	}
+	if err := v.DeleteLoopback(ctx, idx); err != nil {
+		t.Fatal(err)
+	}
+	mustRetval(t, v.DeleteLoopback(ctx, idx), vpplink.RetvalInvalidSwIfIndex)
+}
+
 func TestNeighborsPuntProxy(t *testing.T) {
 	v := vpptest.New(t)
 	ctx := testCtx(t)
-	tun := newIPIP(t, v, "198.18.0.1", "198.18.0.2")
+	tun, err := v.CreateLoopback(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := vpplink.Neighbor{SwIfIndex: tun, IP: addr("198.18.0.9"), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}
 	if err := v.AddNeighbor(ctx, n); err != nil {
 		t.Fatal(err)

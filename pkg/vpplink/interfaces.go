@@ -308,3 +308,19 @@ func (v *VPP) ReplaceAddressesEnd(ctx context.Context) error {
 	_, err := interfaces.NewServiceClient(v.conn).SwInterfaceAddressReplaceEnd(ctx, &interfaces.SwInterfaceAddressReplaceEnd{})
 	return wrap("end address replace", "", err)
 }
+
+// CreateLoopback creates a loopback (loopN, an ethernet interface whose
+// link follows its admin state). A nil MAC gives VPP's de:ad:00:00:00:N.
+func (v *VPP) CreateLoopback(ctx context.Context, mac net.HardwareAddr) (SwIfIndex, error) {
+	reply, err := interfaces.NewServiceClient(v.conn).CreateLoopback(ctx, &interfaces.CreateLoopback{MacAddress: toMAC(mac)})
+	if err != nil {
+		return InvalidSwIfIndex, wrap("create loopback", mac.String(), err)
+	}
+	return SwIfIndex(reply.SwIfIndex), nil
+}
+
+// DeleteLoopback deletes a loopback.
+func (v *VPP) DeleteLoopback(ctx context.Context, idx SwIfIndex) error {
+	_, err := interfaces.NewServiceClient(v.conn).DeleteLoopback(ctx, &interfaces.DeleteLoopback{SwIfIndex: idx.api()})
+	return wrap("delete loopback", fmt.Sprint(idx), err)
+}

@@ -37,6 +37,8 @@ func usedMessages() []api.Message {
 		&vlib.CliInband{}, &vlib.CliInbandReply{},
 
 		&interfaces.SwInterfaceDump{}, &interfaces.SwInterfaceDetails{},
+		&interfaces.CreateLoopback{}, &interfaces.CreateLoopbackReply{},
+		&interfaces.DeleteLoopback{}, &interfaces.DeleteLoopbackReply{},
 		&interfaces.SwInterfaceSetFlags{}, &interfaces.SwInterfaceSetFlagsReply{},
 		&interfaces.SwInterfaceSetMtu{}, &interfaces.SwInterfaceSetMtuReply{},
 		&interfaces.HwInterfaceSetMtu{}, &interfaces.HwInterfaceSetMtuReply{},

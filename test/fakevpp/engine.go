@@ -33,6 +33,9 @@ type Options struct {
 	DPDKDevices []DPDKDevice
 	// Version is reported by show_version; default "25.10-release".
 	Version string
+	// HiddenMessages are left out of the message table (name_crc), as on a
+	// VPP of another version or without a plugin: for compatibility tests.
+	HiddenMessages []string
 }
 
 // DPDKDevice is one dpdk { dev <pci> { name <name> } } entry.
@@ -95,6 +98,13 @@ func NewEngine(log *logrus.Entry, host Host, opts Options) (*Engine, error) {
 	e.clientSlots.get() // slot 0: the listener
 	e.st = newState()
 	e.registerAll()
+	for _, name := range opts.HiddenMessages {
+		if id, ok := e.table.byName[name]; ok {
+			delete(e.table.byName, name)
+			delete(e.table.byID, id)
+			delete(e.handlers, id)
+		}
+	}
 	for _, d := range opts.DPDKDevices {
 		if err := e.addDPDKDevice(d); err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package fakevpp
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -112,6 +113,33 @@ func (e *Engine) registerInterfaces() {
 		return out
 	}, &interfaces.SwInterfaceDetails{})
 
+	// create_loopback (src/vnet/ethernet/interface.c): the lowest free
+	// instance, named loopN; MAC de:ad:00:00:00:N unless given; link
+	// follows admin state.
+	on(e, func(_ *Client, req *interfaces.CreateLoopback) []api.Message {
+		inst := st.loopIDs.lowestClear()
+		st.loopIDs[inst] = true
+		i := st.newIface(kindLoopback, fmt.Sprintf("loop%d", inst), "Loopback")
+		i.loopInstance = inst
+		if req.MacAddress == ([6]byte{}) {
+			i.mac = net.HardwareAddr{0xde, 0xad, 0, 0, 0, byte(inst)}
+		} else {
+			i.mac = net.HardwareAddr(append([]byte(nil), req.MacAddress[:]...))
+		}
+		e.ifEvent(i.idx, 0, false)
+		return one(&interfaces.CreateLoopbackReply{SwIfIndex: interface_types.InterfaceIndex(i.idx)})
+	}, &interfaces.CreateLoopbackReply{})
+	on(e, func(_ *Client, req *interfaces.DeleteLoopback) []api.Message {
+		i, ok := st.iface(uint32(req.SwIfIndex))
+		if !ok || i.kind != kindLoopback {
+			return one(&interfaces.DeleteLoopbackReply{Retval: rvInvalidSwIfIndex})
+		}
+		delete(st.loopIDs, i.loopInstance)
+		e.ifEvent(i.idx, 0, true)
+		st.deleteIface(i)
+		return one(&interfaces.DeleteLoopbackReply{})
+	}, &interfaces.DeleteLoopbackReply{})
+
 	// sw_interface_set_flags: only ADMIN_UP is honoured. Tunnels' link
 	// follows their admin state.
 	on(e, func(_ *Client, req *interfaces.SwInterfaceSetFlags) []api.Message {
@@ -126,7 +154,7 @@ func (e *Engine) registerInterfaces() {
 			if up {
 				flags = uint32(interface_types.IF_STATUS_API_FLAG_ADMIN_UP)
 			}
-			if i.kind == kindIPIP {
+			if i.kind == kindIPIP || i.kind == kindLoopback {
 				i.linkUp = up
 				if up {
 					flags |= uint32(interface_types.IF_STATUS_API_FLAG_LINK_UP)

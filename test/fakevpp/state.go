@@ -23,6 +23,7 @@ const (
 	kindDPDK
 	kindIPIP
 	kindVXLAN
+	kindLoopback
 )
 
 // iface is one software interface.
@@ -46,6 +47,7 @@ type iface struct {
 	features     map[string]bool
 	proxyARP     bool
 	ndProxy      bool
+	loopInstance uint32
 
 	tap   *tapState
 	afp   *afPacketState
@@ -105,6 +107,7 @@ type state struct {
 	proxyARPs  []proxyARPRange
 	ndProxies  map[ndProxyKey]bool
 	tapIDs     bitmap
+	loopIDs    bitmap
 	ipipInst   map[uint32]bool
 	vxlanInst  map[uint32]bool
 	tunnelPool pool[struct{}]
@@ -129,6 +132,7 @@ func newState() state {
 		punts:     map[puntKey][]fib_types.FibPath{},
 		ndProxies: map[ndProxyKey]bool{},
 		tapIDs:    bitmap{},
+		loopIDs:   bitmap{},
 		ipipInst:  map[uint32]bool{},
 		vxlanInst: map[uint32]bool{},
 		acl:       newACLState(),
