@@ -278,6 +278,38 @@ func Load(path string) (uplinks []Uplink, found bool, err error) {
 	return s.Uplinks, true, nil
 }
 
+// Apply configures the link named name with the uplink's addresses and
+// routes (vpp-manager gives them to vpptap0 so that the host keeps its
+// connectivity through VPP). The link is brought up first.
+func Apply(h *netlink.Handle, name string, u *Uplink) error {
+	link, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("configure %s: %w", name, err)
+	}
+	var errs []error
+	if err := h.LinkSetUp(link); err != nil {
+		errs = append(errs, fmt.Errorf("set %s up: %w", name, err))
+	}
+	for _, a := range u.Addresses {
+		addr := &netlink.Addr{IPNet: ipNet(a.Prefix)}
+		if a.Peer.IsValid() {
+			addr.Peer = ipNet(a.Peer)
+		}
+		if a.Prefix.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := h.AddrReplace(link, addr); err != nil {
+			errs = append(errs, fmt.Errorf("add %s to %s: %w", a.Prefix, name, err))
+		}
+	}
+	for _, r := range u.Routes {
+		if err := h.RouteReplace(r.netlink(link.Attrs().Index)); err != nil {
+			errs = append(errs, fmt.Errorf("add route %s on %s: %w", r, name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Restore puts the uplink's saved state back on the link named u.Name
 // (reached through h): MTU, MAC, promiscuous flag, exactly the saved
 // addresses, up/down, then the routes. It does as much as it can and

@@ -21,6 +21,8 @@ type FS interface {
 	WriteFile(path string, data []byte) error
 	Readlink(path string) (string, error)
 	Stat(path string) (fs.FileInfo, error)
+	// Glob returns the matching paths (under the root for RootFS).
+	Glob(pattern string) ([]string, error)
 }
 
 // RootFS is the real filesystem under Root ("" for /).
@@ -49,6 +51,9 @@ func (r RootFS) Readlink(path string) (string, error) { return os.Readlink(r.p(p
 
 // Stat implements FS.
 func (r RootFS) Stat(path string) (fs.FileInfo, error) { return os.Stat(r.p(path)) }
+
+// Glob implements FS.
+func (r RootFS) Glob(pattern string) ([]string, error) { return filepath.Glob(r.p(pattern)) }
 
 // PCI binds PCI devices to drivers through sysfs, the way dpdk-devbind
 // does: driver_override, unbind from the current driver, bind.
