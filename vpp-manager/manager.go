@@ -381,11 +381,19 @@ func (m *Manager) connectHost(ctx context.Context, s *session, main linuxstate.U
 	spec := m.cfg.Interfaces.VppHostTapSpec
 	mode, why := hostif.ChooseMode(spec.Interconnect, m.deps.StatVhostNet)
 	m.log.WithFields(logrus.Fields{"mode": mode, "interface": m.cfg.HostTapName}).Infof("host interface: %s", why)
-	idx, err := hostif.Create(ctx, s.vpp, hostif.Params{
+	params := hostif.Params{
 		Mode: mode, Name: m.cfg.HostTapName, MAC: main.MAC, MTU: main.MTU, Spec: spec,
-		HostNS: s.hostNS, Host: s.host, VPPNS: s.vppNS, HostPath: fmt.Sprintf("/proc/%d/ns/net", os.Getpid()),
-	})
+		// VPP opens our namespace through the descriptor we hold on it.
+		HostNS: s.hostNS, Host: s.host, VPPNS: s.vppNS, HostPath: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(s.hostNS)),
+	}
 	s.hostIfUp = true
+	idx, err := hostif.Create(ctx, s.vpp, params)
+	if err != nil && mode == config.InterconnectVhost && spec.Interconnect == config.InterconnectAuto && vpplink.IsRetval(err, vpplink.RetvalSyscallError1) {
+		// VPP could not open /dev/vhost-net after all: fall back.
+		m.log.WithError(err).Warn("VPP cannot create taps on this node: using a veth pair with AF_PACKET instead")
+		mode, params.Mode = config.InterconnectVeth, config.InterconnectVeth
+		idx, err = hostif.Create(ctx, s.vpp, params)
+	}
 	if err != nil {
 		return fmt.Errorf("create host interface %s (%s): %w", m.cfg.HostTapName, mode, err)
 	}

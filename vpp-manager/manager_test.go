@@ -26,6 +26,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/calico-vpp/calico-vpp/pkg/config"
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
@@ -193,25 +194,34 @@ func (p *managerProc) wait(t *testing.T, timeout time.Duration) error {
 // (updated after it started), says want.
 func (n *node) waitStatus(p *managerProc, want vppmanager.State) vppmanager.Status {
 	n.t.Helper()
+	return n.waitStatusOf(p.started, p.exited, p.out.String, want)
+}
+
+func (n *node) waitStatusOf(started time.Time, exited chan error, output func() string, want vppmanager.State) vppmanager.Status {
+	n.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		st, err := vppmanager.ReadStatus(filepath.Join(n.dir, vppmanager.StatusFile))
-		if err == nil && st.State == want && st.Updated.After(p.started) {
+		if err == nil && st.State == want && st.Updated.After(started) {
 			return st
 		}
 		select {
-		case err := <-p.exited:
-			p.exited <- err
-			n.t.Fatalf("vpp-manager exited (%v) before reaching %s\n%s", err, want, p.out.String())
+		case err := <-exited:
+			exited <- err
+			n.t.Fatalf("vpp-manager exited (%v) before reaching %s\n%s", err, want, output())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	n.t.Fatalf("vpp-manager did not reach %s\n%s", want, p.out.String())
+	n.t.Fatalf("vpp-manager did not reach %s\n%s", want, output())
 	return vppmanager.Status{}
 }
 
 // checkTakeover asserts the node's Linux and VPP state while VPP runs.
 func (n *node) checkTakeover(st vppmanager.Status, wantMode string) {
+	n.checkTakeoverWith(st, wantMode, "af_packet")
+}
+
+func (n *node) checkTakeoverWith(st vppmanager.Status, wantMode, wantDriver string) {
 	t := n.t
 	t.Helper()
 	if _, err := n.handle.LinkByName(n.uplink); err == nil {
@@ -224,7 +234,7 @@ func (n *node) checkTakeover(st vppmanager.Status, wantMode string) {
 	if tap.MAC != n.before.MAC || tap.MTU != n.before.MTU || !reflect.DeepEqual(tap.Addresses, n.before.Addresses) || !reflect.DeepEqual(tap.Routes, n.before.Routes) {
 		t.Errorf("vpptap0 = %+v\nwant the uplink's MAC, MTU, addresses and routes: %+v", tap, n.before)
 	}
-	if st.HostInterface.Mode != wantMode || st.HostInterface.Name != "vpptap0" || len(st.Uplinks) != 1 || st.Uplinks[0].Driver != "af_packet" {
+	if st.HostInterface.Mode != wantMode || st.HostInterface.Name != "vpptap0" || len(st.Uplinks) != 1 || st.Uplinks[0].Driver != wantDriver {
 		t.Errorf("status = %+v", st)
 	}
 	log := logrus.New()
@@ -237,7 +247,11 @@ func (n *node) checkTakeover(st vppmanager.Status, wantMode string) {
 	}
 	defer v.Close()
 	up, err := v.Interface(ctx, vpplink.SwIfIndex(st.Uplinks[0].SwIfIndex))
-	if err != nil || up.Name != "host-"+n.uplink || !up.AdminUp || up.MAC.String() != n.before.MAC {
+	wantName := "host-" + n.uplink
+	if wantDriver == "af_xdp" {
+		wantName = n.uplink + "/0"
+	}
+	if err != nil || up.Name != wantName || !up.AdminUp || up.MAC.String() != n.before.MAC {
 		t.Errorf("VPP uplink = %+v, %v", up, err)
 	}
 	for _, is6 := range []bool{false, true} {
@@ -303,15 +317,20 @@ func TestTakeoverAndRestore(t *testing.T) {
 	cases := []struct {
 		name         string
 		v4, v6       bool
+		driver       string // "" for auto
+		wantDriver   string
 		interconnect string
 		wantMode     string
 		extra        [][]string
 	}{
-		{"dual stack tap", true, true, "vhost", "vhost", nil},
-		{"dual stack veth", true, true, "veth", "veth", nil},
-		{"ipv4 only", true, false, "veth", "veth", nil},
-		{"ipv6 only", false, true, "vhost", "vhost", nil},
-		{"several addresses and routes", true, true, "veth", "veth", [][]string{
+		{"dual stack tap", true, true, "af_packet", "af_packet", "vhost", "vhost", nil},
+		{"dual stack veth", true, true, "af_packet", "af_packet", "veth", "veth", nil},
+		{"ipv4 only", true, false, "af_packet", "af_packet", "veth", "veth", nil},
+		{"ipv6 only", false, true, "af_packet", "af_packet", "vhost", "vhost", nil},
+		{"af_xdp", true, true, "af_xdp", "af_xdp", "veth", "veth", nil},
+		// A veth is no PCI device: auto skips virtio and AVF and picks AF_XDP.
+		{"auto driver", true, false, "", "af_xdp", "veth", "veth", nil},
+		{"several addresses and routes", true, true, "af_packet", "af_packet", "veth", "veth", [][]string{
 			{"ip", "addr", "add", "198.18.7.2/24", "dev", "UPLINK"},
 			{"ip", "route", "add", "203.0.113.0/24", "via", "198.18.0.1", "metric", "50"},
 			{"ip", "link", "set", "UPLINK", "mtu", "1400"},
@@ -325,9 +344,9 @@ func TestTakeoverAndRestore(t *testing.T) {
 				}
 			}
 			n := newNode(t, c.v4, c.v6, c.extra...)
-			p := n.start(bin, n.env("af_packet", c.interconnect, ""))
+			p := n.start(bin, n.env(c.driver, c.interconnect, ""))
 			st := n.waitStatus(p, vppmanager.StateRunning)
-			n.checkTakeover(st, c.wantMode)
+			n.checkTakeoverWith(st, c.wantMode, c.wantDriver)
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
@@ -431,6 +450,88 @@ func TestStatusFileIsJSON(t *testing.T) {
 	for _, key := range []string{`"state":"running"`, `"vppPid":7`, `"hostInterface":{"name":"vpptap0","mode":"veth","swIfIndex":2}`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("%s lacks %s", b, key)
+		}
+	}
+}
+
+func TestHooksRunInOrder(t *testing.T) {
+	bin := buildManager(t)
+	n := newNode(t, true, false)
+	log := filepath.Join(n.dir, "hooks.log")
+	env := n.env("af_packet", "veth", "")
+	for _, h := range []string{"BEFORE_IF_READ", "BEFORE_VPP_RUN", "VPP_RUNNING", "VPP_DONE_OK", "VPP_ERRORED"} {
+		env = append(env, "CALICOVPP_HOOK_"+h+`=echo "$CALICOVPP_HOOK" >> `+log)
+	}
+	p := n.start(bin, env)
+	n.waitStatus(p, vppmanager.StateRunning)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Fields(string(b)), []string{"BEFORE_IF_READ", "BEFORE_VPP_RUN", "VPP_RUNNING", "VPP_DONE_OK"}; !slices.Equal(got, want) {
+		t.Errorf("hooks ran %v, want %v", got, want)
+	}
+}
+
+// When /dev/vhost-net seems present but VPP still cannot create taps
+// (fakevpp's FAKEVPP_NO_VHOST_NET, a real VPP without the device), auto
+// mode falls back to veth + AF_PACKET. Run in-process to fake the device.
+func TestAutoFallsBackToVeth(t *testing.T) {
+	if vpptest.RealVPP() {
+		t.Skip("needs fakevpp's switch to refuse taps")
+	}
+	n := newNode(t, true, true)
+	t.Setenv("FAKEVPP_NO_VHOST_NET", "1")
+	cfg, _, err := config.Load(n.env("af_packet", "auto", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	logger := logrus.New()
+	logger.SetOutput(out)
+	signals := make(chan os.Signal, 1)
+	m := vppmanager.New(cfg, logger.WithField("component", "vpp-manager"), vppmanager.Deps{
+		Signals: signals, StatVhostNet: func(string) error { return nil },
+	})
+	started := time.Now()
+	exited := make(chan error, 1)
+	var g errgroup.Group
+	g.Go(func() error {
+		exited <- nsutil.Do(n.nsHandle, func() error { return m.Run(context.Background()) })
+		return nil
+	})
+	defer func() { _ = g.Wait() }()
+	st := n.waitStatusOf(started, exited, out.String, vppmanager.StateRunning)
+	n.checkTakeover(st, "veth")
+	if !strings.Contains(out.String(), "VPP cannot create taps on this node") {
+		t.Errorf("no fallback logged:\n%s", out.String())
+	}
+	signals <- syscall.SIGTERM
+	if err := <-exited; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	n.checkRestored()
+}
+
+// With a real VPP, the node still reaches its router through vpptap0 and
+// VPP. fakevpp forwards no packets, so this runs only with VPP_BINARY.
+func TestHostReachesRouterThroughVPP(t *testing.T) {
+	if !vpptest.RealVPP() {
+		t.Skip("fakevpp forwards no packets: set VPP_BINARY to run against a real VPP")
+	}
+	bin := buildManager(t)
+	n := newNode(t, true, true)
+	p := n.start(bin, n.env("af_packet", "auto", ""))
+	n.waitStatus(p, vppmanager.StateRunning)
+	for _, target := range []string{"198.18.0.1", "2001:db8::1"} {
+		if out, err := n.ns.Output("ping", "-c", "3", "-W", "2", target); err != nil {
+			t.Errorf("ping %s over vpptap0: %v\n%s", target, err, out)
 		}
 	}
 }
