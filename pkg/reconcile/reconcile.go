@@ -1,0 +1,538 @@
+// Package reconcile turns desired VPP objects into the smallest set of VPP
+// API calls. Managers write what they want into typed Tables, keyed by a
+// natural key; the Reconciler compares it with what VPP has (dumped at
+// start, after a reconnection and periodically, and kept up to date from
+// the calls it makes in between), and creates, updates and deletes in
+// phases: interfaces, tables, addresses, routes, cnat, ACLs, bindings;
+// deletes in reverse. It only ever deletes what a Kind reports as owned by
+// the agent, and deletes nothing before every input has synced.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Phase orders kinds: creates run in increasing phase, deletes in
+// decreasing phase.
+type Phase int
+
+// Phases.
+const (
+	PhaseInterfaces Phase = iota
+	PhaseTables
+	PhaseAddresses
+	PhaseRoutes
+	PhaseCnat
+	PhaseACLs
+	PhaseBindings
+)
+
+// Kind is the VPP side of one kind of object. Implementations make the
+// VPP calls; the reconciler decides which.
+type Kind[K comparable, O any] interface {
+	// Name names the kind in logs and status ("routes").
+	Name() string
+	Phase() Phase
+	// Dump returns the objects of this kind VPP has that the agent owns
+	// (by tag, table, or a persisted journal): nothing else may be deleted.
+	Dump(ctx context.Context) (map[K]O, error)
+	// Create makes the object; it returns the object as VPP now has it
+	// (with VPP-assigned indexes filled in).
+	Create(ctx context.Context, key K, obj O) (O, error)
+	// Update changes actual into desired (it may delete and re-create).
+	Update(ctx context.Context, key K, desired, actual O) (O, error)
+	// Delete removes the object. Deleting what is already gone is not an
+	// error.
+	Delete(ctx context.Context, key K, actual O) error
+	// Equal reports whether actual already is desired.
+	Equal(desired, actual O) bool
+}
+
+// State of one object.
+type State string
+
+// Object states.
+const (
+	StatePending State = "pending"
+	StateApplied State = "applied"
+	StateFailed  State = "failed"
+)
+
+// ObjectStatus is the reconciler's view of one desired object.
+type ObjectStatus struct {
+	State    State     `json:"state"`
+	Error    string    `json:"error,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Since    time.Time `json:"since"`
+}
+
+// Clock is time, injectable for tests.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now implements Clock.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// After implements Clock.
+func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Options tune a Reconciler.
+type Options struct {
+	// MinInterval is the least time between two syncs: bursts of changes
+	// coalesce into one sync. Default 100ms.
+	MinInterval time.Duration
+	// MaxInterval is the longest time without a full resync (a dump of
+	// VPP). Default 5 minutes.
+	MaxInterval time.Duration
+	// RetryBase and RetryMax bound the exponential backoff of failed
+	// objects. Defaults 500ms and 1 minute.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	Clock     Clock
+	Log       *logrus.Entry
+	Metrics   Metrics
+}
+
+// Metrics receives what the reconciler does (nil: none).
+type Metrics interface {
+	SyncDone(d time.Duration, err error)
+	Calls(kind, op string, n int)
+	Objects(kind string, desired, applied, failed int)
+}
+
+// runner is a Table seen without its type parameters.
+type runner interface {
+	name() string
+	phase() Phase
+	dump(ctx context.Context) error
+	applyCreates(ctx context.Context, now time.Time) (failed int, next time.Duration)
+	applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int)
+	report(m Metrics)
+	statuses() map[string]ObjectStatus
+}
+
+// Reconciler drives the Tables. Its methods are safe for concurrent use;
+// Run must be called once.
+type Reconciler struct {
+	opts    Options
+	mu      sync.Mutex
+	runners []runner
+	inputs  map[string]bool // input -> synced
+	trigger chan struct{}
+	resync  bool // dump VPP before the next sync
+}
+
+// New returns a reconciler; register kinds with NewTable before Run.
+func New(opts Options) *Reconciler {
+	if opts.MinInterval <= 0 {
+		opts.MinInterval = 100 * time.Millisecond
+	}
+	if opts.MaxInterval <= 0 {
+		opts.MaxInterval = 5 * time.Minute
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = 500 * time.Millisecond
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = time.Minute
+	}
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Log == nil {
+		l := logrus.New()
+		opts.Log = l.WithField("component", "reconciler")
+	}
+	return &Reconciler{opts: opts, inputs: map[string]bool{}, trigger: make(chan struct{}, 1), resync: true}
+}
+
+// NewTable registers a kind and returns the table its manager writes
+// desired objects into. format renders keys in status and logs.
+func NewTable[K comparable, O any](r *Reconciler, kind Kind[K, O], format func(K) string) *Table[K, O] {
+	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, notify: r.Trigger, r: r}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.runners = append(r.runners, t)
+	sort.SliceStable(r.runners, func(i, j int) bool { return r.runners[i].phase() < r.runners[j].phase() })
+	return t
+}
+
+// AddInput declares an input (a watcher, the CNI state file) that must
+// report synced before anything is pruned.
+func (r *Reconciler) AddInput(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.inputs[name]; !ok {
+		r.inputs[name] = false
+	}
+}
+
+// InputSynced marks an input as having delivered its initial state.
+func (r *Reconciler) InputSynced(name string) {
+	r.mu.Lock()
+	r.inputs[name] = true
+	r.mu.Unlock()
+	r.Trigger()
+}
+
+// Synced reports whether every input has synced.
+func (r *Reconciler) Synced() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.allSyncedLocked()
+}
+
+func (r *Reconciler) allSyncedLocked() bool {
+	for _, synced := range r.inputs {
+		if !synced {
+			return false
+		}
+	}
+	return true
+}
+
+// Trigger asks for a sync soon (coalesced).
+func (r *Reconciler) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Resync makes the next sync dump VPP again (after a reconnection, when
+// VPP may have lost or kept anything).
+func (r *Reconciler) Resync() {
+	r.mu.Lock()
+	r.resync = true
+	r.mu.Unlock()
+	r.Trigger()
+}
+
+// Status returns every object's status, by kind and key.
+func (r *Reconciler) Status() map[string]map[string]ObjectStatus {
+	r.mu.Lock()
+	runners := append([]runner(nil), r.runners...)
+	r.mu.Unlock()
+	out := map[string]map[string]ObjectStatus{}
+	for _, t := range runners {
+		out[t.name()] = t.statuses()
+	}
+	return out
+}
+
+// Sync runs one reconciliation pass and returns the failures, if any. It
+// returns how long until failed objects should be retried (0: none).
+func (r *Reconciler) Sync(ctx context.Context) (retryIn time.Duration, err error) {
+	start := r.opts.Clock.Now()
+	r.mu.Lock()
+	runners := append([]runner(nil), r.runners...)
+	resync := r.resync
+	prune := r.allSyncedLocked()
+	r.mu.Unlock()
+
+	defer func() {
+		if r.opts.Metrics != nil {
+			r.opts.Metrics.SyncDone(r.opts.Clock.Now().Sub(start), err)
+			for _, t := range runners {
+				t.report(r.opts.Metrics)
+			}
+		}
+	}()
+	if resync {
+		for _, t := range runners {
+			if err := t.dump(ctx); err != nil {
+				return r.opts.RetryBase, fmt.Errorf("dump %s: %w", t.name(), err)
+			}
+		}
+		r.mu.Lock()
+		r.resync = false
+		r.mu.Unlock()
+	}
+	failed := 0
+	for _, t := range runners {
+		n, next := t.applyCreates(ctx, start)
+		failed += n
+		if next > 0 && (retryIn == 0 || next < retryIn) {
+			retryIn = next
+		}
+	}
+	for i := len(runners) - 1; i >= 0; i-- {
+		failed += runners[i].applyDeletes(ctx, start, prune)
+	}
+	if failed > 0 {
+		if retryIn == 0 {
+			retryIn = r.opts.RetryBase
+		}
+		return retryIn, fmt.Errorf("%d objects failed to apply", failed)
+	}
+	return 0, nil
+}
+
+// Run syncs on triggers, at most every MinInterval, fully resyncs every
+// MaxInterval, and retries failures with backoff, until ctx ends.
+func (r *Reconciler) Run(ctx context.Context) error {
+	clock := r.opts.Clock
+	var last time.Time
+	var retry <-chan time.Time
+	periodic := clock.After(r.opts.MaxInterval)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.trigger:
+		case <-retry:
+		case <-periodic:
+			periodic = clock.After(r.opts.MaxInterval)
+			r.mu.Lock()
+			r.resync = true
+			r.mu.Unlock()
+		}
+		if wait := r.opts.MinInterval - clock.Now().Sub(last); !last.IsZero() && wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-clock.After(wait):
+			}
+		}
+		last = clock.Now()
+		next, err := r.Sync(ctx)
+		if err != nil {
+			r.opts.Log.WithError(err).WithField("retryIn", next).Warn("sync incomplete")
+		}
+		retry = nil
+		if next > 0 {
+			retry = clock.After(next)
+		}
+	}
+}
+
+// Table holds one kind's desired objects and the reconciler's knowledge of
+// VPP's.
+type Table[K comparable, O any] struct {
+	r       *Reconciler
+	kind    Kind[K, O]
+	format  func(K) string
+	notify  func()
+	mu      sync.Mutex
+	desired map[K]O
+	actual  map[K]O // as last dumped, updated by our own calls
+	status  map[K]*ObjectStatus
+}
+
+// Set declares that key should exist as obj.
+func (t *Table[K, O]) Set(key K, obj O) {
+	t.mu.Lock()
+	t.desired[key] = obj
+	if s, ok := t.status[key]; !ok || s.State != StateApplied || t.actual == nil || !t.kind.Equal(obj, t.actual[key]) {
+		t.status[key] = &ObjectStatus{State: StatePending}
+	}
+	t.mu.Unlock()
+	t.notify()
+}
+
+// Delete declares that key should not exist.
+func (t *Table[K, O]) Delete(key K) {
+	t.mu.Lock()
+	delete(t.desired, key)
+	delete(t.status, key)
+	t.mu.Unlock()
+	t.notify()
+}
+
+// Replace sets the whole desired set of the kind.
+func (t *Table[K, O]) Replace(all map[K]O) {
+	t.mu.Lock()
+	t.desired = make(map[K]O, len(all))
+	for k, v := range all {
+		t.desired[k] = v
+	}
+	for k := range t.status {
+		if _, ok := all[k]; !ok {
+			delete(t.status, k)
+		}
+	}
+	t.mu.Unlock()
+	t.notify()
+}
+
+// Actual returns what VPP has for key, as far as the reconciler knows.
+func (t *Table[K, O]) Actual(key K) (O, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o, ok := t.actual[key]
+	return o, ok
+}
+
+func (t *Table[K, O]) name() string { return t.kind.Name() }
+func (t *Table[K, O]) phase() Phase { return t.kind.Phase() }
+
+func (t *Table[K, O]) dump(ctx context.Context) error {
+	actual, err := t.kind.Dump(ctx)
+	if err != nil {
+		return err
+	}
+	if actual == nil {
+		actual = map[K]O{}
+	}
+	t.mu.Lock()
+	t.actual = actual
+	t.mu.Unlock()
+	return nil
+}
+
+type change[K comparable, O any] struct {
+	key             K
+	desired, actual O
+	exists          bool
+}
+
+func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed int, retryIn time.Duration) {
+	t.mu.Lock()
+	var todo []change[K, O]
+	for k, d := range t.desired {
+		a, exists := t.actual[k]
+		if exists && t.kind.Equal(d, a) {
+			t.markLocked(k, StateApplied, nil, now)
+			continue
+		}
+		if s := t.status[k]; s != nil && s.State == StateFailed && now.Before(s.Since.Add(t.backoff(s.Attempts))) {
+			wait := s.Since.Add(t.backoff(s.Attempts)).Sub(now)
+			if retryIn == 0 || wait < retryIn {
+				retryIn = wait
+			}
+			failed++
+			continue
+		}
+		todo = append(todo, change[K, O]{key: k, desired: d, actual: a, exists: exists})
+	}
+	t.mu.Unlock()
+	for _, c := range todo {
+		var (
+			got O
+			err error
+			op  = "create"
+		)
+		if c.exists {
+			op = "update"
+			got, err = t.kind.Update(ctx, c.key, c.desired, c.actual)
+		} else {
+			got, err = t.kind.Create(ctx, c.key, c.desired)
+		}
+		if t.r.opts.Metrics != nil {
+			t.r.opts.Metrics.Calls(t.kind.Name(), op, 1)
+		}
+		t.mu.Lock()
+		if err != nil {
+			failed++
+			t.markLocked(c.key, StateFailed, err, now)
+			t.r.opts.Log.WithError(err).WithFields(logrus.Fields{"kind": t.kind.Name(), "key": t.format(c.key)}).Warn(op + " failed")
+			if s := t.status[c.key]; s != nil {
+				if wait := t.backoff(s.Attempts); retryIn == 0 || wait < retryIn {
+					retryIn = wait
+				}
+			}
+		} else {
+			t.actual[c.key] = got
+			t.markLocked(c.key, StateApplied, nil, now)
+		}
+		t.mu.Unlock()
+	}
+	return failed, retryIn
+}
+
+func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int) {
+	if !prune {
+		return 0
+	}
+	t.mu.Lock()
+	var todo []change[K, O]
+	for k, a := range t.actual {
+		if _, wanted := t.desired[k]; !wanted {
+			todo = append(todo, change[K, O]{key: k, actual: a})
+		}
+	}
+	t.mu.Unlock()
+	for _, c := range todo {
+		err := t.kind.Delete(ctx, c.key, c.actual)
+		if t.r.opts.Metrics != nil {
+			t.r.opts.Metrics.Calls(t.kind.Name(), "delete", 1)
+		}
+		if err != nil {
+			failed++
+			t.r.opts.Log.WithError(err).WithFields(logrus.Fields{"kind": t.kind.Name(), "key": t.format(c.key)}).Warn("delete failed")
+			continue
+		}
+		t.mu.Lock()
+		delete(t.actual, c.key)
+		t.mu.Unlock()
+	}
+	return failed
+}
+
+// backoff doubles per attempt from RetryBase up to RetryMax.
+func (t *Table[K, O]) backoff(attempts int) time.Duration {
+	d := t.r.opts.RetryBase
+	for i := 1; i < attempts && d < t.r.opts.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, t.r.opts.RetryMax)
+}
+
+func (t *Table[K, O]) markLocked(k K, st State, err error, now time.Time) {
+	s := t.status[k]
+	if s == nil {
+		s = &ObjectStatus{}
+		t.status[k] = s
+	}
+	if st == StateFailed {
+		s.Attempts++
+		s.Error = err.Error()
+	} else {
+		s.Attempts = 0
+		s.Error = ""
+	}
+	if s.State != st || st == StateFailed {
+		s.Since = now
+	}
+	s.State = st
+}
+
+func (t *Table[K, O]) report(m Metrics) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	applied, failed := 0, 0
+	for _, s := range t.status {
+		switch s.State {
+		case StateApplied:
+			applied++
+		case StateFailed:
+			failed++
+		}
+	}
+	m.Objects(t.kind.Name(), len(t.desired), applied, failed)
+}
+
+func (t *Table[K, O]) statuses() map[string]ObjectStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]ObjectStatus, len(t.status))
+	for k, s := range t.status {
+		out[t.format(k)] = *s
+	}
+	return out
+}
+
+// ErrNotOwned may be returned by Kinds asked to delete what they do not own.
+var ErrNotOwned = errors.New("object not owned by the agent")

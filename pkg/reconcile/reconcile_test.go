@@ -1,0 +1,380 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// fakeVPP is one kind's objects in a pretend VPP, with call counters. The
+// objects whose value starts with "foreign" are not the agent's: Dump
+// hides them, as real kinds do with untagged objects.
+type fakeVPP struct {
+	mu      sync.Mutex
+	name    string
+	phase   Phase
+	objects map[string]string
+	calls   map[string]int
+	log     *[]string // shared across kinds: the order of calls
+	fail    map[string]error
+}
+
+func newFake(name string, phase Phase, log *[]string) *fakeVPP {
+	return &fakeVPP{name: name, phase: phase, objects: map[string]string{}, calls: map[string]int{}, log: log, fail: map[string]error{}}
+}
+
+var _ Kind[string, string] = (*fakeVPP)(nil)
+
+func (f *fakeVPP) Name() string { return f.name }
+func (f *fakeVPP) Phase() Phase { return f.phase }
+func (f *fakeVPP) record(op, key string) error {
+	f.calls[op]++
+	*f.log = append(*f.log, f.name+":"+op+":"+key)
+	return f.fail[key]
+}
+func (f *fakeVPP) Dump(context.Context) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["dump"]++
+	out := map[string]string{}
+	for k, v := range f.objects {
+		if !strings.HasPrefix(v, "foreign") {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+func (f *fakeVPP) Create(_ context.Context, k, v string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("create", k); err != nil {
+		return "", err
+	}
+	f.objects[k] = v
+	return v, nil
+}
+func (f *fakeVPP) Update(_ context.Context, k, d, _ string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("update", k); err != nil {
+		return "", err
+	}
+	f.objects[k] = d
+	return d, nil
+}
+func (f *fakeVPP) Delete(_ context.Context, k, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("delete", k); err != nil {
+		return err
+	}
+	delete(f.objects, k)
+	return nil
+}
+func (f *fakeVPP) Equal(d, a string) bool { return d == a }
+
+func (f *fakeVPP) mutations() int { return f.calls["create"] + f.calls["update"] + f.calls["delete"] }
+func (f *fakeVPP) total() int     { return f.mutations() + f.calls["dump"] }
+
+func quiet() *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l.WithField("component", "test")
+}
+
+type world struct {
+	r      *Reconciler
+	routes *fakeVPP
+	acls   *fakeVPP
+	rt     *Table[string, string]
+	at     *Table[string, string]
+	log    []string
+}
+
+// newWorld builds a reconciler over fake route and ACL kinds whose VPP
+// state survives across "agent restarts" (new reconcilers).
+func newWorld(routes, acls *fakeVPP) *world {
+	w := &world{routes: routes, acls: acls}
+	w.r = New(Options{Log: quiet(), Clock: newFakeClock()})
+	w.rt = NewTable[string, string](w.r, routes, func(k string) string { return k })
+	w.at = NewTable[string, string](w.r, acls, func(k string) string { return k })
+	return w
+}
+
+func (w *world) sync(t *testing.T) {
+	t.Helper()
+	if _, err := w.r.Sync(context.Background()); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+}
+
+func TestIdempotence(t *testing.T) {
+	var log []string
+	routes, acls := newFake("routes", PhaseRoutes, &log), newFake("acls", PhaseACLs, &log)
+	desired := map[string]string{"198.18.1.0/24": "via 198.18.0.2", "198.18.2.0/24": "via 198.18.0.3"}
+	w := newWorld(routes, acls)
+	w.rt.Replace(desired)
+	w.at.Set("policy-a", "allow tcp/80")
+	w.sync(t)
+	if routes.calls["create"] != 2 || acls.calls["create"] != 1 {
+		t.Fatalf("first sync calls: routes %v acls %v", routes.calls, acls.calls)
+	}
+
+	// The same desired state again: zero VPP calls, dumps included.
+	before := routes.total() + acls.total()
+	w.rt.Replace(maps.Clone(desired))
+	w.at.Set("policy-a", "allow tcp/80")
+	w.sync(t)
+	if got := routes.total() + acls.total() - before; got != 0 {
+		t.Errorf("second apply made %d VPP calls, want 0", got)
+	}
+
+	// An agent restart with VPP untouched: a dump, and no mutation.
+	mutations := routes.mutations() + acls.mutations()
+	w2 := newWorld(routes, acls)
+	w2.rt.Replace(maps.Clone(desired))
+	w2.at.Set("policy-a", "allow tcp/80")
+	w2.sync(t)
+	if got := routes.mutations() + acls.mutations() - mutations; got != 0 {
+		t.Errorf("restart made %d mutating calls, want 0", got)
+	}
+
+	// VPP lost everything (it restarted): one full re-creation after a resync.
+	routes.objects, acls.objects = map[string]string{}, map[string]string{}
+	creates := routes.calls["create"] + acls.calls["create"]
+	w2.r.Resync()
+	w2.sync(t)
+	if got := routes.calls["create"] + acls.calls["create"] - creates; got != 3 {
+		t.Errorf("after VPP lost its state: %d creates, want 3", got)
+	}
+	if !maps.Equal(routes.objects, desired) {
+		t.Errorf("VPP routes = %v, want %v", routes.objects, desired)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	cases := []struct {
+		name     string
+		vpp      map[string]string
+		desired  map[string]string
+		wantVPP  map[string]string
+		wantCall map[string]int
+	}{
+		{"create", map[string]string{}, map[string]string{"a": "1"}, map[string]string{"a": "1"}, map[string]int{"create": 1}},
+		{"update", map[string]string{"a": "1"}, map[string]string{"a": "2"}, map[string]string{"a": "2"}, map[string]int{"update": 1}},
+		{"delete ours", map[string]string{"a": "1", "b": "2"}, map[string]string{"a": "1"}, map[string]string{"a": "1"}, map[string]int{"delete": 1}},
+		{"never delete foreign", map[string]string{"x": "foreign route"}, map[string]string{}, map[string]string{"x": "foreign route"}, map[string]int{}},
+		{"nothing to do", map[string]string{"a": "1"}, map[string]string{"a": "1"}, map[string]string{"a": "1"}, map[string]int{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var log []string
+			routes := newFake("routes", PhaseRoutes, &log)
+			maps.Copy(routes.objects, c.vpp)
+			w := newWorld(routes, newFake("acls", PhaseACLs, &log))
+			w.rt.Replace(c.desired)
+			w.sync(t)
+			if !maps.Equal(routes.objects, c.wantVPP) {
+				t.Errorf("VPP = %v, want %v", routes.objects, c.wantVPP)
+			}
+			delete(routes.calls, "dump")
+			if len(c.wantCall) != len(routes.calls) || !maps.Equal(routes.calls, c.wantCall) {
+				t.Errorf("calls = %v, want %v", routes.calls, c.wantCall)
+			}
+		})
+	}
+}
+
+func TestPhasesAndReverseDeletes(t *testing.T) {
+	var log []string
+	kinds := []*fakeVPP{newFake("bindings", PhaseBindings, &log), newFake("interfaces", PhaseInterfaces, &log), newFake("routes", PhaseRoutes, &log)}
+	r := New(Options{Log: quiet(), Clock: newFakeClock()})
+	var tables []*Table[string, string]
+	for _, k := range kinds {
+		tables = append(tables, NewTable[string, string](r, k, func(s string) string { return s }))
+	}
+	for _, tb := range tables {
+		tb.Set("x", "1")
+	}
+	if _, err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		tb.Delete("x")
+	}
+	if _, err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"interfaces:create:x", "routes:create:x", "bindings:create:x", "bindings:delete:x", "routes:delete:x", "interfaces:delete:x"}
+	if strings.Join(log, " ") != strings.Join(want, " ") {
+		t.Errorf("call order:\n%v\nwant\n%v", log, want)
+	}
+}
+
+func TestNoPruneBeforeInputsSynced(t *testing.T) {
+	var log []string
+	routes := newFake("routes", PhaseRoutes, &log)
+	routes.objects["stale"] = "old"
+	w := newWorld(routes, newFake("acls", PhaseACLs, &log))
+	w.r.AddInput("bgp")
+	w.r.AddInput("cni")
+	w.rt.Set("fresh", "new")
+	w.sync(t)
+	if _, ok := routes.objects["stale"]; !ok || routes.objects["fresh"] != "new" {
+		t.Fatalf("before sync of inputs: %v (creates happen, deletes wait)", routes.objects)
+	}
+	w.r.InputSynced("bgp")
+	w.sync(t)
+	if _, ok := routes.objects["stale"]; !ok {
+		t.Fatal("pruned with the cni input not synced")
+	}
+	w.r.InputSynced("cni")
+	if !w.r.Synced() {
+		t.Fatal("Synced() false with every input synced")
+	}
+	w.sync(t)
+	if _, ok := routes.objects["stale"]; ok {
+		t.Errorf("stale object kept once every input synced: %v", routes.objects)
+	}
+}
+
+func TestFailureStatusAndBackoff(t *testing.T) {
+	var log []string
+	routes := newFake("routes", PhaseRoutes, &log)
+	routes.fail["bad"] = errors.New("VNET_API_ERROR_NO_SUCH_FIB (-3)")
+	clock := newFakeClock()
+	r := New(Options{Log: quiet(), Clock: clock, RetryBase: time.Second, RetryMax: 4 * time.Second})
+	tb := NewTable[string, string](r, routes, func(s string) string { return s })
+	tb.Set("bad", "x")
+	tb.Set("good", "y")
+	retry, err := r.Sync(context.Background())
+	if err == nil || retry != time.Second {
+		t.Fatalf("retry=%v err=%v", retry, err)
+	}
+	st := r.Status()["routes"]
+	if st["good"].State != StateApplied || st["bad"].State != StateFailed || !strings.Contains(st["bad"].Error, "NO_SUCH_FIB") || st["bad"].Attempts != 1 {
+		t.Fatalf("status = %+v", st)
+	}
+	// Before the backoff has passed, the failed object is not retried.
+	if _, err := r.Sync(context.Background()); err == nil || routes.calls["create"] != 2 {
+		t.Fatalf("retried too early: calls %v", routes.calls)
+	}
+	clock.Advance(time.Second)
+	retry, _ = r.Sync(context.Background())
+	if routes.calls["create"] != 3 || retry != 2*time.Second {
+		t.Fatalf("after 1s: calls %v retry %v, want a retry and a doubled backoff", routes.calls, retry)
+	}
+	delete(routes.fail, "bad")
+	clock.Advance(2 * time.Second)
+	if _, err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Status()["routes"]["bad"]; st.State != StateApplied || st.Attempts != 0 {
+		t.Errorf("status after recovery = %+v", st)
+	}
+}
+
+// TestRunCoalescesAndResyncs drives Run with a fake clock: a burst of
+// changes makes one sync; the periodic resync dumps VPP again.
+func TestRunCoalescesAndResyncs(t *testing.T) {
+	var log []string
+	routes := newFake("routes", PhaseRoutes, &log)
+	clock := newFakeClock()
+	r := New(Options{Log: quiet(), Clock: clock, MinInterval: time.Second, MaxInterval: time.Hour})
+	tb := NewTable[string, string](r, routes, func(s string) string { return s })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	for i := range 50 {
+		tb.Set(fmt.Sprintf("k%02d", i), "v")
+	}
+	waitFor(t, func() bool { return routes.count("create") == 50 })
+	dumps := routes.count("dump")
+	if dumps != 1 {
+		t.Errorf("%d dumps for the first sync, want 1", dumps)
+	}
+	clock.Advance(time.Hour)
+	waitFor(t, func() bool { return routes.count("dump") == 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if routes.count("create") != 50 {
+		t.Errorf("creates = %d after the resync, want still 50", routes.count("create"))
+	}
+}
+
+func (f *fakeVPP) count(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[op]
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// fakeClock advances only when told; After channels fire on Advance.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	sort.Slice(c.waiters, func(i, j int) bool { return c.waiters[i].at.Before(c.waiters[j].at) })
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	c.waiters = kept
+}
