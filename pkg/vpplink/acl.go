@@ -20,8 +20,9 @@ const (
 	ACLPermitReflect = ACLAction(acl_types.ACL_ACTION_API_PERMIT_REFLECT)
 )
 
-// ACLRule is one rule. Src and Dst must be of the same family; for ICMP the
-// port ranges carry type and code ranges.
+// ACLRule is one rule. Src and Dst must be of the same family and have no
+// host bits (VPP refuses them); a zero prefix means any. For ICMP the port
+// ranges carry type and code ranges.
 type ACLRule struct {
 	Action                      ACLAction
 	Src, Dst                    netip.Prefix
@@ -38,7 +39,20 @@ type ACL struct {
 	Rules []ACLRule
 }
 
+// anyOf is the "any" prefix of the family of other (IPv4 when unknown).
+func anyOf(p, other netip.Prefix) netip.Prefix {
+	if p.IsValid() {
+		return p
+	}
+	if other.IsValid() && other.Addr().Is6() {
+		return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	}
+	return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+}
+
 func toACLRule(r ACLRule) acl_types.ACLRule {
+	// A zero prefix means "any", of the other side's family.
+	r.Src, r.Dst = anyOf(r.Src, r.Dst), anyOf(r.Dst, r.Src)
 	return acl_types.ACLRule{
 		IsPermit: acl_types.ACLAction(r.Action), SrcPrefix: toPrefix(r.Src), DstPrefix: toPrefix(r.Dst),
 		Proto:                  ip_types.IPProto(r.Proto),
@@ -119,7 +133,7 @@ type InterfaceACLs struct {
 func (v *VPP) SetInterfaceACLs(ctx context.Context, a InterfaceACLs) error {
 	acls := append(append([]uint32{}, a.Input...), a.Output...)
 	if len(acls) > 255 {
-		return &Error{Op: "set interface acls", Object: fmt.Sprint(a.SwIfIndex), Retval: RetvalInvalidValue, Err: fmt.Errorf("%d ACLs exceed 255", len(acls))}
+		return invalid("set interface acls", fmt.Sprint(a.SwIfIndex), "%d ACLs exceed 255", len(acls))
 	}
 	_, err := acl.NewServiceClient(v.conn).ACLInterfaceSetACLList(ctx, &acl.ACLInterfaceSetACLList{
 		SwIfIndex: a.SwIfIndex.api(), Count: uint8(len(acls)), NInput: uint8(len(a.Input)), Acls: acls,

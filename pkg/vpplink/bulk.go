@@ -2,9 +2,9 @@ package vpplink
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.fd.io/govpp/api"
 	"go.fd.io/govpp/binapi/cnat"
@@ -16,6 +16,9 @@ import (
 // also the size of govpp's reply buffer for the stream: with at most that
 // many replies outstanding, govpp's reader never has to drop one.
 const DefaultWindow = 256
+
+// bulkReplyTimeout is the longest wait for one reply of a bulk call.
+const bulkReplyTimeout = 30 * time.Second
 
 // ItemError is the failure of one element of a bulk call.
 type ItemError struct {
@@ -67,7 +70,9 @@ func (v *VPP) pipeline(ctx context.Context, op string, n, window int,
 		window = DefaultWindow
 	}
 	window = min(window, n)
-	stream, err := v.conn.NewStream(ctx, core.WithRequestSize(window), core.WithReplySize(window))
+	// A reply timeout bounds the wait should VPP drop a reply; if the call
+	// aborts, requests still in flight may have been applied unreported.
+	stream, err := v.conn.NewStream(ctx, core.WithRequestSize(window), core.WithReplySize(window), core.WithReplyTimeout(bulkReplyTimeout))
 	if err != nil {
 		return wrap(op, "", err)
 	}
@@ -133,7 +138,8 @@ func (v *VPP) routes(ctx context.Context, routes []Route, add bool) error {
 }
 
 // UpdateTranslations creates or updates many cnat translations, pipelined,
-// and returns their IDs (InvalidID for the ones that failed).
+// and returns their IDs (InvalidID for the ones that failed or were not
+// answered).
 func (v *VPP) UpdateTranslations(ctx context.Context, ts []Translation) ([]uint32, error) {
 	for _, t := range ts {
 		if err := t.validate(); err != nil {
@@ -141,6 +147,9 @@ func (v *VPP) UpdateTranslations(ctx context.Context, ts []Translation) ([]uint3
 		}
 	}
 	ids := make([]uint32, len(ts))
+	for i := range ids {
+		ids[i] = InvalidID
+	}
 	err := v.pipeline(ctx, "update cnat translations", len(ts), DefaultWindow,
 		func(i int) api.Message {
 			return &cnat.CnatTranslationUpdate{Translation: toCnatTranslation(ts[i])}
@@ -158,10 +167,7 @@ func (v *VPP) UpdateTranslations(ctx context.Context, ts []Translation) ([]uint3
 			ids[i] = r.ID
 			return nil
 		})
-	var bulk *BulkError
-	if err != nil && !errors.As(err, &bulk) {
-		return nil, err
-	}
+	// On a transport failure the ids of what was answered are still valid.
 	return ids, err
 }
 

@@ -154,10 +154,10 @@ func fromCnatTranslation(c cnat.CnatTranslation) Translation {
 // makes VPP 25.10 underflow a vector length and abort.
 func (t Translation) validate() error {
 	if len(t.Backends) == 0 {
-		return &Error{Op: "update cnat translation", Object: t.Key(), Retval: RetvalInvalidValue, Err: fmt.Errorf("no backends")}
+		return invalid("update cnat translation", t.Key(), "no backends")
 	}
 	if !t.VIP.Addr.IsValid() {
-		return &Error{Op: "update cnat translation", Object: t.Key(), Retval: RetvalInvalidValue, Err: fmt.Errorf("no VIP address")}
+		return invalid("update cnat translation", t.Key(), "no VIP address")
 	}
 	return nil
 }
@@ -201,12 +201,19 @@ func (v *VPP) Translations(ctx context.Context) ([]Translation, error) {
 // SNATAddresses are the source addresses cnat uses to masquerade.
 type SNATAddresses struct {
 	IP4, IP6  netip.Addr
-	SwIfIndex SwIfIndex // take the addresses from this interface instead (InvalidSwIfIndex: none)
+	SwIfIndex SwIfIndex // take the addresses from this interface instead (InvalidSwIfIndex or 0: none)
 }
 
 // SetSNATAddresses sets cnat's masquerading addresses.
 func (v *VPP) SetSNATAddresses(ctx context.Context, a SNATAddresses) error {
-	req := &cnat.CnatSetSnatAddresses{SwIfIndex: a.SwIfIndex.api()}
+	if (a.IP4.IsValid() && !a.IP4.Is4()) || (a.IP6.IsValid() && !a.IP6.Is6()) {
+		return invalid("set cnat snat addresses", fmt.Sprintf("%s %s", a.IP4, a.IP6), "IP4 must be IPv4 and IP6 IPv6")
+	}
+	sw := a.SwIfIndex
+	if sw == 0 {
+		sw = InvalidSwIfIndex // 0 would take local0's addresses
+	}
+	req := &cnat.CnatSetSnatAddresses{SwIfIndex: sw.api()}
 	if a.IP4.IsValid() {
 		req.SnatIP4 = a.IP4.As4()
 	}

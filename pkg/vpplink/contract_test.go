@@ -477,8 +477,11 @@ func TestCnat(t *testing.T) {
 		got.Backends[0].Dst != svc.Backends[0].Dst || got.Backends[0].Weight != 1 || got.Backends[1].Weight != 3 {
 		t.Errorf("dumped translation = %+v", got)
 	}
+	// No backends: refused before VPP (VPP 25.10 would abort on it).
 	_, err = v.UpdateTranslation(ctx, vpplink.Translation{VIP: vpplink.Endpoint{Addr: addr("198.19.0.11"), Port: 80}, Proto: vpplink.ProtoUDP})
-	mustRetval(t, err, vpplink.RetvalInvalidValue)
+	if !errors.Is(err, vpplink.ErrInvalid) || vpplink.IsRetriable(err) {
+		t.Errorf("translation without backends: err = %v, want ErrInvalid", err)
+	}
 	if err := v.DelTranslation(ctx, id); err != nil {
 		t.Fatal(err)
 	}
@@ -633,5 +636,46 @@ func TestInterfaceEvents(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no interface event within 10s")
 		}
+	}
+}
+
+func TestRequestChecksAndExistingIndexes(t *testing.T) {
+	v := vpptest.New(t)
+	ctx := testCtx(t)
+	// Family mistakes are refused before VPP sees them.
+	_, err := v.CreateTap(ctx, vpplink.Tap{HostIP4: pfx("2001:db8::1/128")})
+	if !errors.Is(err, vpplink.ErrInvalid) {
+		t.Errorf("tap with an IPv6 HostIP4: %v", err)
+	}
+	if err := v.SetSNATAddresses(ctx, vpplink.SNATAddresses{IP4: addr("2001:db8::1")}); !errors.Is(err, vpplink.ErrInvalid) {
+		t.Errorf("IPv6 SNAT IP4: %v", err)
+	}
+	if err := v.SetInterfaceTag(ctx, 0, strings.Repeat("x", 64)); !errors.Is(err, vpplink.ErrInvalid) {
+		t.Errorf("64-byte tag: %v", err)
+	}
+	// IF_ALREADY_EXISTS comes with the existing interface's index.
+	first := newIPIP(t, v, "198.18.0.1", "198.18.9.9")
+	again, err := v.CreateIPIPTunnel(ctx, vpplink.IPIPTunnel{Src: addr("198.18.0.1"), Dst: addr("198.18.9.9")})
+	if !vpplink.IsRetval(err, vpplink.RetvalIfAlreadyExists) || again != first {
+		t.Errorf("duplicate tunnel = %d, %v; want %d with IF_ALREADY_EXISTS", again, err, first)
+	}
+	// A zero ACL prefix means any, of the other side's family.
+	idx, err := v.AddACL(ctx, vpplink.ACL{Tag: "any", Rules: []vpplink.ACLRule{{Action: vpplink.ACLPermit, Dst: pfx("2001:db8::/32")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acls, _ := v.ACLs(ctx)
+	for _, a := range acls {
+		if a.Index == idx && a.Rules[0].Src != pfx("::/0") {
+			t.Errorf("zero source became %s, want ::/0", a.Rules[0].Src)
+		}
+	}
+	// Subscribing twice in a row works: each watch unsubscribes when done.
+	for range 2 {
+		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		if err := v.WatchInterfaceEvents(wctx, func(vpplink.InterfaceEvent) {}); err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+		cancel()
 	}
 }

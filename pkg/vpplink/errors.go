@@ -12,6 +12,10 @@ import (
 // ErrConnectionLost is wrapped by errors reporting that VPP went away.
 var ErrConnectionLost = errors.New("VPP API connection lost")
 
+// ErrInvalid is wrapped by errors for requests refused before reaching
+// VPP (a wrong address family, a translation without backends).
+var ErrInvalid = errors.New("invalid request")
+
 // Retval is a VNET_API_ERROR_* code as returned in a reply's retval.
 type Retval int32
 
@@ -76,12 +80,17 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// invalid builds the error of a request refused before it reached VPP.
+func invalid(op, object, format string, args ...any) error {
+	return &Error{Op: op, Object: object, Err: fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))}
+}
+
 func (e *Error) Unwrap() error { return e.Err }
 
 // Retriable reports whether the call may succeed if repeated later: the
 // connection failed or timed out, as opposed to VPP refusing the request.
 func (e *Error) Retriable() bool {
-	return e.Retval == 0
+	return e.Retval == 0 && !errors.Is(e.Err, ErrInvalid)
 }
 
 // IsRetval reports whether err is a VPP refusal with the given code.

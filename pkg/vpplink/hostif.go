@@ -45,7 +45,12 @@ func (v *VPP) CreateAFPacket(ctx context.Context, a AFPacket) (SwIfIndex, error)
 	}
 	reply, err := af_packet.NewServiceClient(v.conn).AfPacketCreateV3(ctx, req)
 	if err != nil {
-		return InvalidSwIfIndex, wrap("create af_packet", a.HostIfName, err)
+		// On IF_ALREADY_EXISTS VPP names the existing interface.
+		err = wrap("create af_packet", a.HostIfName, err)
+		if reply != nil && IsRetval(err, RetvalIfAlreadyExists) {
+			return SwIfIndex(reply.SwIfIndex), err
+		}
+		return InvalidSwIfIndex, err
 	}
 	return SwIfIndex(reply.SwIfIndex), nil
 }
@@ -171,6 +176,9 @@ func (v *VPP) CreateVirtio(ctx context.Context, d VirtioPCI) (SwIfIndex, error) 
 	req := &virtio.VirtioPciCreateV2{
 		PciAddr:    pci_types.PciAddress{Domain: d.PCI.Domain, Bus: d.PCI.Bus, Slot: d.PCI.Slot, Function: d.PCI.Function},
 		MacAddress: toMAC(d.MAC),
+		// Without it VPP would program the zero MAC we send; with it, VPP
+		// keeps the device's own.
+		UseRandomMac: d.MAC == nil,
 	}
 	if d.GSO {
 		req.VirtioFlags |= virtio.VIRTIO_API_FLAG_GSO

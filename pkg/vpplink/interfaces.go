@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"go.fd.io/govpp/binapi/gso"
 	interfaces "go.fd.io/govpp/binapi/interface"
@@ -209,8 +210,8 @@ func (v *VPP) SetRxMode(ctx context.Context, idx SwIfIndex, mode RxMode) error {
 // SetInterfaceTag tags an interface (at most 63 bytes): the agent marks what
 // it owns this way.
 func (v *VPP) SetInterfaceTag(ctx context.Context, idx SwIfIndex, tag string) error {
-	if len(tag) > 63 {
-		return &Error{Op: "set interface tag", Object: fmt.Sprint(idx), Retval: RetvalInvalidValue, Err: fmt.Errorf("tag %q longer than 63 bytes", tag)}
+	if len(tag) > 63 || tag == "" {
+		return invalid("set interface tag", fmt.Sprint(idx), "tag %q must have 1 to 63 bytes", tag)
 	}
 	_, err := interfaces.NewServiceClient(v.conn).SwInterfaceTagAddDel(ctx, &interfaces.SwInterfaceTagAddDel{IsAdd: true, SwIfIndex: idx.api(), Tag: tag})
 	return wrap("set interface tag", fmt.Sprintf("%q on %d", tag, idx), err)
@@ -264,7 +265,9 @@ type InterfaceEvent struct {
 }
 
 // WatchInterfaceEvents subscribes to interface events and calls fn for each
-// until ctx ends. It returns nil when ctx ends.
+// until ctx ends, then unsubscribes. It returns nil when ctx ends. VPP
+// allows one subscription per connection: do not run two at once. fn must
+// be quick: govpp drops events its buffer cannot hold.
 func (v *VPP) WatchInterfaceEvents(ctx context.Context, fn func(InterfaceEvent)) error {
 	watcher, err := v.conn.WatchEvent(ctx, &interfaces.SwInterfaceEvent{})
 	if err != nil {
@@ -275,6 +278,12 @@ func (v *VPP) WatchInterfaceEvents(ctx context.Context, fn func(InterfaceEvent))
 	if _, err := client.WantInterfaceEvents(ctx, &interfaces.WantInterfaceEvents{EnableDisable: 1, PID: uint32(pid())}); err != nil {
 		return wrap("want interface events", "", err)
 	}
+	defer func() {
+		// ctx has ended: unsubscribe within a short deadline of our own.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = client.WantInterfaceEvents(uctx, &interfaces.WantInterfaceEvents{EnableDisable: 0, PID: uint32(pid())})
+	}()
 	for {
 		select {
 		case <-ctx.Done():

@@ -24,13 +24,15 @@ type Table struct {
 
 func (t Table) String() string { return fmt.Sprintf("%s table %d", ipFamily(t.IPv6), t.ID) }
 
-// AddTable creates a VRF (VPP treats re-adding as an update of its name).
+// AddTable creates a VRF. Re-adding an existing one is a no-op (VPP keeps
+// its first name).
 func (v *VPP) AddTable(ctx context.Context, t Table) error {
 	_, err := ip.NewServiceClient(v.conn).IPTableAddDel(ctx, &ip.IPTableAddDel{IsAdd: true, Table: ip.IPTable{TableID: t.ID, IsIP6: t.IPv6, Name: t.Name}})
 	return wrap("add table", t.String(), err)
 }
 
-// DelTable deletes a VRF and every route in it.
+// DelTable releases the VRF. VPP destroys it once nothing else holds it
+// (an interface binding keeps it); its API routes are not flushed first.
 func (v *VPP) DelTable(ctx context.Context, t Table) error {
 	_, err := ip.NewServiceClient(v.conn).IPTableAddDel(ctx, &ip.IPTableAddDel{IsAdd: false, Table: ip.IPTable{TableID: t.ID, IsIP6: t.IPv6}})
 	return wrap("delete table", t.String(), err)
@@ -72,7 +74,7 @@ const (
 type RoutePath struct {
 	Type       PathType
 	Gateway    netip.Addr // zero Addr: attached (no next hop)
-	SwIfIndex  SwIfIndex  // InvalidSwIfIndex: resolve through the FIB
+	SwIfIndex  SwIfIndex  // InvalidSwIfIndex or 0: none, resolve through the FIB (local0 never carries routes)
 	Table      uint32     // PathLookup only
 	Weight     uint8      // 0 means 1
 	Preference uint8
@@ -116,8 +118,12 @@ func (r Route) String() string {
 }
 
 func toFibPath(p RoutePath, is6 bool) fib_types.FibPath {
+	sw := p.SwIfIndex
+	if sw == 0 {
+		sw = InvalidSwIfIndex
+	}
 	out := fib_types.FibPath{
-		SwIfIndex:  uint32(p.SwIfIndex),
+		SwIfIndex:  uint32(sw),
 		Weight:     p.Weight,
 		Preference: p.Preference,
 		Proto:      fib_types.FIB_API_PATH_NH_PROTO_IP4,
@@ -301,8 +307,9 @@ func (v *VPP) Neighbors(ctx context.Context, idx SwIfIndex, is6 bool) ([]Neighbo
 	return out, nil
 }
 
-// PuntRedirect sends traffic punted to VPP from RxSwIfIndex (or any
-// interface with InvalidSwIfIndex) to the host through Paths.
+// PuntRedirect sends traffic punted to VPP from RxSwIfIndex (or from any
+// interface with InvalidSwIfIndex; VPP keeps "any" in local0's slot, so 0
+// means the same) to the host through Paths.
 type PuntRedirect struct {
 	RxSwIfIndex SwIfIndex
 	IPv6        bool

@@ -5,8 +5,11 @@ package vpplink_test
 // startup.conf handling. They run against fakevpp's binary, or VPP_BINARY.
 
 import (
+	"context"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -147,20 +150,40 @@ func TestAFPacketOnVeth(t *testing.T) {
 
 func TestStartupConfigRefused(t *testing.T) {
 	topo.RequirePrivileged(t)
-	cases := []struct{ name, extra string }{
-		{"unknown section", "frobnicate { on }"},
-		{"unbalanced braces", "cpu { workers 0"},
+	cases := []struct {
+		name, extra string
+		fakeOnly    bool // VPP's tokenizer does not check braces
+	}{
+		{"unknown section", "frobnicate { on }", false},
+		{"unbalanced braces", "cpu { workers 0", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.fakeOnly && vpptest.RealVPP() {
+				t.Skip("a real VPP accepts this; only fakevpp's parser is checked here")
+			}
 			ns := topo.NewNetns(t, "bad")
-			dir := t.TempDir()
+			dir, err := os.MkdirTemp("", "cvbad")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = os.RemoveAll(dir) })
 			conf := dir + "/startup.conf"
-			text := "unix { nodaemon }\nsocksvr { socket-name " + dir + "/api.sock }\nbuffers { page-size 4k }\nmemory { main-heap-page-size 4k }\n" + c.extra + "\n"
+			// Isolated like the harness's: a real VPP that did start would not
+			// collide with anything, and the timeout below stops it.
+			text := "unix { nodaemon runtime-dir " + dir + " }\napi-segment { prefix " + filepath.Base(dir) + " }\n" +
+				"statseg { socket-name " + dir + "/stats.sock }\nsocksvr { socket-name " + dir + "/api.sock }\n" +
+				"buffers { page-size 4k }\nmemory { main-heap-page-size 4k }\nplugins { plugin dpdk_plugin.so { disable } }\n" + c.extra + "\n"
 			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := ns.Output(vpptest.Binary(t), "-c", conf)
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			outB, err := exec.CommandContext(cctx, "ip", "netns", "exec", ns.Name, vpptest.Binary(t), "-c", conf).CombinedOutput()
+			out := string(outB)
+			if cctx.Err() != nil {
+				t.Fatalf("VPP kept running with a bad config:\n%s", out)
+			}
 			if err == nil {
 				t.Fatalf("VPP accepted %q:\n%s", c.extra, out)
 			}

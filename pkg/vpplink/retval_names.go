@@ -1,4 +1,4 @@
-// Code generated from VPP 25.10 vnet/api_errno.h names (as listed by govpp). DO NOT EDIT.
+// Code generated from VPP 25.10 src/vnet/error.h. DO NOT EDIT.
 
 package vpplink
 
@@ -28,7 +28,7 @@ var retvalNames = map[Retval]string{
 	-31:  "INVALID_REGISTRATION",
 	-50:  "NEXT_HOP_NOT_IN_FIB",
 	-51:  "UNKNOWN_DESTINATION",
-	-52:  "PREFIX_MATCHES_NEXT_HOP",
+	-52:  "NO_PATHS_IN_ROUTE",
 	-53:  "NEXT_HOP_NOT_FOUND_MP",
 	-54:  "NO_MATCHING_INTERFACE",
 	-55:  "INVALID_VLAN",
@@ -64,7 +64,7 @@ var retvalNames = map[Retval]string{
 	-85:  "NOT_RUNNING_AS_ROOT",
 	-86:  "ALREADY_CONNECTED",
 	-87:  "UNSUPPORTED_JNI_VERSION",
-	-88:  "FAILED_TO_ATTACH_TO_JAVA_THREAD",
+	-88:  "IP_PREFIX_INVALID",
 	-89:  "INVALID_WORKER",
 	-90:  "LISP_DISABLED",
 	-91:  "CLASSIFY_TABLE_NOT_FOUND",

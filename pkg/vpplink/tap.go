@@ -52,6 +52,12 @@ func (t Tap) String() string {
 
 // CreateTap creates the tap/tun and returns its sw_if_index.
 func (v *VPP) CreateTap(ctx context.Context, t Tap) (SwIfIndex, error) {
+	if t.HostIP4.IsValid() && !t.HostIP4.Addr().Is4() {
+		return InvalidSwIfIndex, invalid("create "+t.kind(), t.String(), "HostIP4 %s is not IPv4", t.HostIP4)
+	}
+	if t.HostIP6.IsValid() && !t.HostIP6.Addr().Is6() {
+		return InvalidSwIfIndex, invalid("create "+t.kind(), t.String(), "HostIP6 %s is not IPv6", t.HostIP6)
+	}
 	req := &tapv2.TapCreateV3{
 		ID:               InvalidID,
 		UseRandomMac:     t.MAC == nil,

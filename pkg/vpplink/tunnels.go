@@ -27,7 +27,12 @@ func (v *VPP) CreateIPIPTunnel(ctx context.Context, t IPIPTunnel) (SwIfIndex, er
 		Flags: tunnel_types.TUNNEL_API_ENCAP_DECAP_FLAG_NONE, Mode: tunnel_types.TUNNEL_API_MODE_P2P,
 	}})
 	if err != nil {
-		return InvalidSwIfIndex, wrap("create ipip tunnel", t.String(), err)
+		// On IF_ALREADY_EXISTS VPP names the existing tunnel.
+		err = wrap("create ipip tunnel", t.String(), err)
+		if reply != nil && IsRetval(err, RetvalIfAlreadyExists) {
+			return SwIfIndex(reply.SwIfIndex), err
+		}
+		return InvalidSwIfIndex, err
 	}
 	return SwIfIndex(reply.SwIfIndex), nil
 }

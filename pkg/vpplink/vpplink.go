@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -29,10 +31,15 @@ const DefaultAPISocket = "/var/run/vpp/vpp-api.sock"
 
 // VPP is a connection to one VPP instance.
 type VPP struct {
-	conn   *core.Connection
-	events chan core.ConnectionEvent
-	log    *logrus.Entry
+	conn      *core.Connection
+	events    chan core.ConnectionEvent
+	log       *logrus.Entry
+	closeOnce sync.Once
+	closed    chan struct{}
 }
+
+// SupportedVersion is the VPP release whose API this package speaks.
+const SupportedVersion = "25.10"
 
 // ConnectOptions tune Connect.
 type ConnectOptions struct {
@@ -102,10 +109,19 @@ func NewWithAdapter(ctx context.Context, a adapter.VppAPI, log *logrus.Entry) (*
 		conn.Disconnect()
 		return nil, fmt.Errorf("connect to VPP: %w", ctx.Err())
 	}
-	v := &VPP{conn: conn, events: events, log: log}
+	v := &VPP{conn: conn, events: events, log: log, closed: make(chan struct{})}
 	if err := v.checkCompatibility(); err != nil {
 		conn.Disconnect()
 		return nil, err
+	}
+	ver, err := v.Version(ctx)
+	if err != nil {
+		conn.Disconnect()
+		return nil, err
+	}
+	if !strings.HasPrefix(ver.Version, SupportedVersion) {
+		conn.Disconnect()
+		return nil, &CompatibilityError{Version: ver.Version}
 	}
 	return v, nil
 }
@@ -114,10 +130,14 @@ func NewWithAdapter(ctx context.Context, a adapter.VppAPI, log *logrus.Entry) (*
 // VPP is of another version than the bindings (25.10), or lacks a plugin.
 type CompatibilityError struct {
 	Incompatible []string
+	Version      string // set when the messages match but the release does not
 }
 
 func (e *CompatibilityError) Error() string {
-	return fmt.Sprintf("VPP is incompatible with this build (VPP 25.10 API): %d messages unknown or with another CRC: %v", len(e.Incompatible), e.Incompatible)
+	if e.Version != "" {
+		return fmt.Sprintf("VPP %s is not supported: this build speaks VPP %s's API", e.Version, SupportedVersion)
+	}
+	return fmt.Sprintf("VPP is incompatible with this build (VPP %s API): %d messages unknown or with another CRC: %v", SupportedVersion, len(e.Incompatible), e.Incompatible)
 }
 
 func (v *VPP) checkCompatibility() error {
@@ -136,21 +156,24 @@ func (v *VPP) checkCompatibility() error {
 	return nil
 }
 
-// Close disconnects from VPP. It is safe to call more than once.
+// Close disconnects from VPP. It is safe to call more than once, and
+// concurrently with calls (which then fail).
 func (v *VPP) Close() {
-	if v.conn != nil {
+	v.closeOnce.Do(func() {
+		close(v.closed)
 		v.conn.Disconnect()
-		v.conn = nil
-	}
+	})
 }
 
 // WaitDisconnected blocks until govpp's health check reports the
 // connection lost (VPP exited, or stopped answering), and returns an error
-// describing it; or returns nil when ctx ends first.
+// describing it; or returns nil when ctx ends or Close is called first.
 func (v *VPP) WaitDisconnected(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-v.closed:
 			return nil
 		case ev, ok := <-v.events:
 			if !ok {

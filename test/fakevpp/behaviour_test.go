@@ -240,3 +240,17 @@ func TestConnectWaitsForVPP(t *testing.T) {
 
 func netipAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }
 func netipPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func TestConnectRefusesOtherRelease(t *testing.T) {
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	engine, err := fakevpp.NewEngine(quiet.WithField("c", "fakevpp"), fakevpp.NewMemHost(), fakevpp.Options{Version: "24.10-release"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = vpplink.NewWithAdapter(ctx(t), fakevpp.NewAdapter(engine), quiet.WithField("c", "test"))
+	var compat *vpplink.CompatibilityError
+	if !errors.As(err, &compat) || compat.Version != "24.10-release" {
+		t.Fatalf("err = %v, want a CompatibilityError for 24.10", err)
+	}
+}
