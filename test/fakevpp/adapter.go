@@ -59,6 +59,7 @@ func (a *Adapter) Disconnect() error {
 		return nil
 	}
 	a.engine.Disconnect(a.client)
+	a.out.kill()
 	close(a.done)
 	err := a.group.Wait()
 	a.client = nil

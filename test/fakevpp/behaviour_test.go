@@ -147,8 +147,10 @@ func TestInterfaceOddities(t *testing.T) {
 	}
 	// No address on local0.
 	mustRetval(t, v.AddInterfaceAddress(c, 0, netipPrefix("192.0.2.1/24")), -126)
-	// rx mode: not on tunnels.
-	mustRetval(t, v.SetRxMode(c, tun, vpplink.RxModeInterrupt), vpplink.RetvalInvalidValue)
+	// rx mode on an interface without rx queues: accepted, nothing to do.
+	if err := v.SetRxMode(c, tun, vpplink.RxModeInterrupt); err != nil {
+		t.Errorf("rx mode on a tunnel: %v", err)
+	}
 	// ip6 enable twice is VALUE_EXIST; disable when disabled IP6_NOT_ENABLED.
 	if err := v.EnableIP6(c, tun, true); err != nil {
 		t.Fatal(err)
@@ -253,4 +255,130 @@ func TestConnectRefusesOtherRelease(t *testing.T) {
 	if !errors.As(err, &compat) || compat.Version != "24.10-release" {
 		t.Fatalf("err = %v, want a CompatibilityError for 24.10", err)
 	}
+}
+
+// Behaviours found by comparing fakevpp with VPP 25.10's source.
+func TestVPPQuirks(t *testing.T) {
+	v, _ := vpptest.InProcess(t, fakevpp.NewMemHost("eth1"), fakevpp.Options{})
+	c := ctx(t)
+	lo, err := v.CreateLoopback(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.AddInterfaceAddress(c, lo, netipPrefix("192.0.2.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	// Re-binding the current table is refused while addresses exist.
+	mustRetval(t, v.SetInterfaceTable(c, lo, false, 0), vpplink.RetvalAddressFoundForIf)
+	// An unknown feature is INVALID_VALUE.
+	mustRetval(t, v.EnableFeature(c, lo, "ip4-unicast", "no-such-node", true), vpplink.RetvalInvalidValue)
+	// Link-local addresses: /128 only, and not listed.
+	mustRetval(t, v.AddInterfaceAddress(c, lo, netipPrefix("fe80::1/64")), -59)
+	if err := v.AddInterfaceAddress(c, lo, netipPrefix("fe80::1/128")); err != nil {
+		t.Fatal(err)
+	}
+	if a6, _ := v.InterfaceAddresses(c, lo, true); len(a6) != 0 {
+		t.Errorf("link-local listed: %v", a6)
+	}
+	// del_all keeps an explicit ip6 enable.
+	if err := v.EnableIP6(c, lo, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.AddInterfaceAddress(c, lo, netipPrefix("2001:db8::1/64")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.DelAllInterfaceAddresses(c, lo); err != nil {
+		t.Fatal(err)
+	}
+	mustRetval(t, v.EnableIP6(c, lo, true), vpplink.RetvalValueExist)
+	// Address replace: a stale address may be re-added, even with another length.
+	if err := v.AddInterfaceAddress(c, lo, netipPrefix("192.0.2.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ReplaceAddressesBegin(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.AddInterfaceAddress(c, lo, netipPrefix("192.0.2.1/25")); err != nil {
+		t.Errorf("re-adding a stale address with another length: %v", err)
+	}
+	if err := v.ReplaceAddressesEnd(c); err != nil {
+		t.Fatal(err)
+	}
+	if a4, _ := v.InterfaceAddresses(c, lo, false); len(a4) != 1 || a4[0] != netipPrefix("192.0.2.1/24") {
+		t.Errorf("after replace: %v, want the old 192.0.2.1/24", a4)
+	}
+	// Paths come back sorted by next hop, whatever the order given.
+	if err := v.SetInterfaceUp(c, lo, true); err != nil {
+		t.Fatal(err)
+	}
+	p := netipPrefix("203.0.113.0/24")
+	for _, gw := range []string{"192.0.2.20", "192.0.2.10"} {
+		if err := v.AddRoutePath(c, 0, p, vpplink.RoutePath{Gateway: netipAddr(gw), SwIfIndex: lo}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routes, _ := v.Routes(c, vpplink.Table{})
+	for _, r := range routes {
+		if r.Prefix == p && (len(r.Paths) != 2 || r.Paths[0].Gateway != netipAddr("192.0.2.10")) {
+			t.Errorf("ECMP route paths = %v, want sorted", r.Paths)
+		}
+		// Two addresses of one subnet give one glean path, not two.
+		if r.Prefix == netipPrefix("192.0.2.0/24") && len(r.Paths) != 1 {
+			t.Errorf("glean paths = %v", r.Paths)
+		}
+	}
+	// A path delete with a bad interface is refused.
+	mustRetval(t, v.DelRoutePath(c, 0, p, vpplink.RoutePath{Gateway: netipAddr("192.0.2.10"), SwIfIndex: 999}), -54)
+	// Exclude prefixes are a set: add, add, del, del gives 0, +1.
+	for range 2 {
+		if err := v.AddSNATExcludePrefix(c, netipPrefix("198.18.0.0/16")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.DelSNATExcludePrefix(c, netipPrefix("198.18.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	mustRetval(t, v.DelSNATExcludePrefix(c, netipPrefix("198.18.0.0/16")), 1)
+	// cnat accepts any protocol VPP knows (GRE here).
+	if _, err := v.UpdateTranslation(c, vpplink.Translation{VIP: vpplink.Endpoint{Addr: netipAddr("198.19.0.1")}, Proto: 47,
+		Backends: []vpplink.Backend{{Dst: vpplink.Endpoint{Addr: netipAddr("198.18.0.5")}}}}); err != nil {
+		t.Errorf("GRE translation: %v", err)
+	}
+	// VXLAN: ~0 decap next is l2-input (1); IPv6 tunnels are keyed without source.
+	if _, err := v.CreateVXLANTunnel(c, vpplink.VXLANTunnel{Src: netipAddr("2001:db8::1"), Dst: netipAddr("2001:db8::2"), VNI: 7}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.CreateVXLANTunnel(c, vpplink.VXLANTunnel{Src: netipAddr("2001:db8::3"), Dst: netipAddr("2001:db8::2"), VNI: 7})
+	mustRetval(t, err, vpplink.RetvalTunnelExist)
+	if vx, _ := v.VXLANTunnels(c); len(vx) != 1 || vx[0].DecapNextIndex != 1 || vx[0].Src != netipAddr("2001:db8::1") {
+		t.Errorf("vxlan dump = %+v", vx)
+	}
+	// AF_XDP names follow the device pool: a freed instance is reused.
+	a, _ := v.CreateAFXDP(c, vpplink.AFXDP{HostIfName: "eth1"})
+	if err := v.DeleteAFXDP(c, a); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := v.CreateAFXDP(c, vpplink.AFXDP{HostIfName: "eth1"})
+	bb, _ := v.CreateAFXDP(c, vpplink.AFXDP{HostIfName: "eth1"})
+	ib, _ := v.Interface(c, b)
+	ibb, _ := v.Interface(c, bb)
+	if ib.Name != "eth1/0" || ibb.Name != "eth1/1" {
+		t.Errorf("af_xdp names %q %q, want eth1/0 eth1/1", ib.Name, ibb.Name)
+	}
+	// tap_delete_v2 on a virtio-pci interface is INVALID_INTERFACE.
+	pci, _ := vpplink.ParsePCIAddress("0000:00:06.0")
+	vio, err := v.CreateVirtio(c, vpplink.VirtioPCI{PCI: pci})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := v.Interface(c, vio); i.MAC == nil {
+		t.Error("virtio without a MAC got none (the device's own is kept)")
+	}
+	mustRetval(t, v.DeleteTap(c, vio), vpplink.RetvalInvalidInterface)
+}
+
+func TestNoVhostNetBeforeRingCheck(t *testing.T) {
+	v, _ := vpptest.InProcess(t, nil, fakevpp.Options{NoVhostNet: true})
+	_, err := v.CreateTap(ctx(t), vpplink.Tap{RxRingSize: 1000})
+	mustRetval(t, err, vpplink.RetvalSyscallError1)
 }

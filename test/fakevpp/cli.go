@@ -349,7 +349,7 @@ func (e *Engine) showVXLAN() string {
 	for _, i := range e.st.sortedIfaces() {
 		if t := i.vxlan; t != nil {
 			fmt.Fprintf(&b, "[%d] instance %d src %s dst %s src_port %d dst_port %d vni %d fib-idx %d sw-if-idx %d\n",
-				t.devInstance, t.instance, t.key.src, t.key.dst, t.key.srcPort, t.dstPort, t.key.vni, t.key.vrf, i.idx)
+				t.devInstance, t.instance, t.src, t.key.dst, t.key.srcPort, t.dstPort, t.key.vni, t.key.vrf, i.idx)
 		}
 	}
 	if b.Len() == 0 {

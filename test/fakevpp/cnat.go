@@ -8,10 +8,13 @@ import (
 	"go.fd.io/govpp/binapi/ip_types"
 )
 
+// cnatKey is how cnat finds a translation: (address, port, proto), or
+// (interface, port, proto) for an interface VIP.
 type cnatKey struct {
-	vip   netip.Addr
-	port  uint16
-	proto ip_types.IPProto
+	vip       netip.Addr
+	swIfIndex uint32
+	port      uint16
+	proto     ip_types.IPProto
 }
 
 type cnatTranslation struct {
@@ -28,25 +31,22 @@ type cnatState struct {
 	ids          pool[struct{}]
 	translations map[uint32]*cnatTranslation
 	snat         cnat.CnatGetSnatAddressesReply
-	excluded     map[netip.Prefix]int // refcount
+	excluded     map[netip.Prefix]bool // a set: re-adding does not count
 	policy       cnat.CnatSnatPolicies
 	ifTables     map[uint32]map[cnat.CnatSnatPolicyTable]bool
 }
 
 func newCnatState() cnatState {
-	return cnatState{translations: map[uint32]*cnatTranslation{}, excluded: map[netip.Prefix]int{},
+	return cnatState{translations: map[uint32]*cnatTranslation{}, excluded: map[netip.Prefix]bool{},
 		ifTables: map[uint32]map[cnat.CnatSnatPolicyTable]bool{}}
 }
 
 func (c *cnatState) forgetInterface(idx uint32) { delete(c.ifTables, idx) }
 
+// knownProto follows ip_proto_decode: the protocols of
+// src/vnet/ip/protocols.def (0-142, and 255 "reserved").
 func knownProto(p ip_types.IPProto) bool {
-	switch p {
-	case ip_types.IP_API_PROTO_TCP, ip_types.IP_API_PROTO_UDP, ip_types.IP_API_PROTO_SCTP,
-		ip_types.IP_API_PROTO_ICMP, ip_types.IP_API_PROTO_ICMP6:
-		return true
-	}
-	return false
+	return p <= 142 || p == 255
 }
 
 func (e *Engine) registerCnat() {
@@ -67,25 +67,23 @@ func (e *Engine) registerCnat() {
 			e.log.Error("cnat_translation_update with no paths: real VPP would abort")
 			return one(&cnat.CnatTranslationUpdateReply{Retval: rvInvalidValue})
 		}
-		for _, ep := range append([]cnat.CnatEndpoint{t.Vip}, endpointsOf(t.Paths)...) {
-			if uint32(ep.SwIfIndex) != invalidIndex {
-				if _, ok := st.iface(uint32(ep.SwIfIndex)); !ok {
-					return one(&cnat.CnatTranslationUpdateReply{Retval: rvInvalidSwIfIndex})
-				}
-			}
+		// Interface endpoints are not checked: they stay unresolved (the
+		// fake resolves none) and dump with a zero address.
+		key := cnatKey{port: t.Vip.Port, proto: t.IPProto, swIfIndex: uint32(t.Vip.SwIfIndex)}
+		if key.swIfIndex == invalidIndex {
+			key.vip = fromAddress(t.Vip.Addr)
 		}
-		key := cnatKey{vip: fromAddress(t.Vip.Addr), port: t.Vip.Port, proto: t.IPProto}
 		for _, cur := range c.translations {
 			if cur.key == key {
-				cur.paths = append([]cnat.CnatEndpointTuple(nil), t.Paths...)
+				cur.paths = unresolvedPaths(t.Paths)
 				cur.flags = t.Flags
 				cur.realIP = t.IsRealIP != 0
 				return one(&cnat.CnatTranslationUpdateReply{ID: cur.id})
 			}
 		}
 		id := c.ids.get()
-		c.translations[id] = &cnatTranslation{id: id, key: key, vip: t.Vip, flags: t.Flags, lbType: t.LbType,
-			paths: append([]cnat.CnatEndpointTuple(nil), t.Paths...), realIP: t.IsRealIP != 0}
+		c.translations[id] = &cnatTranslation{id: id, key: key, vip: unresolved(t.Vip), flags: t.Flags, lbType: t.LbType,
+			paths: unresolvedPaths(t.Paths), realIP: t.IsRealIP != 0}
 		return one(&cnat.CnatTranslationUpdateReply{ID: id})
 	}, &cnat.CnatTranslationUpdateReply{})
 
@@ -133,21 +131,18 @@ func (e *Engine) registerCnat() {
 		return one(&cnat.CnatSetSnatPolicyReply{})
 	}, &cnat.CnatSetSnatPolicyReply{})
 
-	// cnat_snat_policy_add_del_exclude_pfx: refcounted adds; deleting a
-	// missing prefix answers +1. Host bits are masked.
+	// cnat_snat_policy_add_del_exclude_pfx (cnat_snat_policy.c): a set of
+	// prefixes, host bits masked; deleting a missing one answers +1.
 	on(e, func(_ *Client, req *cnat.CnatSnatPolicyAddDelExcludePfx) []api.Message {
 		p := fromPrefix(req.Prefix).Masked()
 		if req.IsAdd != 0 {
-			c.excluded[p]++
+			c.excluded[p] = true
 			return one(&cnat.CnatSnatPolicyAddDelExcludePfxReply{})
 		}
-		if c.excluded[p] == 0 {
+		if !c.excluded[p] {
 			return one(&cnat.CnatSnatPolicyAddDelExcludePfxReply{Retval: 1})
 		}
-		c.excluded[p]--
-		if c.excluded[p] == 0 {
-			delete(c.excluded, p)
-		}
+		delete(c.excluded, p)
 		return one(&cnat.CnatSnatPolicyAddDelExcludePfxReply{})
 	}, &cnat.CnatSnatPolicyAddDelExcludePfxReply{})
 
@@ -172,10 +167,19 @@ func (e *Engine) registerCnat() {
 	}, &cnat.CnatSnatPolicyAddDelIfReply{})
 }
 
-func endpointsOf(paths []cnat.CnatEndpointTuple) []cnat.CnatEndpoint {
-	out := make([]cnat.CnatEndpoint, 0, 2*len(paths))
-	for _, p := range paths {
-		out = append(out, p.DstEp, p.SrcEp)
+// unresolved returns the endpoint as cnat dumps it: an interface endpoint
+// shows a zero address until the interface has one (never, in the fake).
+func unresolved(ep cnat.CnatEndpoint) cnat.CnatEndpoint {
+	if uint32(ep.SwIfIndex) != invalidIndex {
+		ep.Addr = ip_types.Address{Af: ep.IfAf}
+	}
+	return ep
+}
+
+func unresolvedPaths(paths []cnat.CnatEndpointTuple) []cnat.CnatEndpointTuple {
+	out := make([]cnat.CnatEndpointTuple, len(paths))
+	for i, p := range paths {
+		out[i] = cnat.CnatEndpointTuple{DstEp: unresolved(p.DstEp), SrcEp: unresolved(p.SrcEp), Flags: p.Flags}
 	}
 	return out
 }

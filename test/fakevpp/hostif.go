@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 
 	"go.fd.io/govpp/api"
 	"go.fd.io/govpp/binapi/af_packet"
@@ -15,7 +16,10 @@ import (
 
 type afPacketState struct{ hostIfName string }
 
-type afXDPState struct{ hostIf, netns string }
+type afXDPState struct {
+	hostIf, netns string
+	devInstance   uint32
+}
 
 // pciString formats a PCI address as VPP prints it in interface names:
 // lowercase hex, unpadded (avf-0/3b/2/0).
@@ -131,20 +135,21 @@ func (e *Engine) registerHostInterfaces() {
 		if _, found, err := e.host.Link(req.Netns, req.HostIf); err != nil || !found {
 			return bad(rvInvalidValue)
 		}
+		// Name: given, or <host_if>/<dev_instance> (device pool, LIFO reuse),
+		// or <host_if>/<pid> for a pid:N namespace (device.c).
+		dev := st.xdpPool.get()
 		name := req.Name
 		if name == "" {
-			inst := 0
-			for _, i := range st.ifs {
-				if i.xdp != nil {
-					inst++
-				}
+			name = fmt.Sprintf("%s/%d", req.HostIf, dev)
+			if pid, ok := strings.CutPrefix(req.Netns, "pid:"); ok {
+				name = req.HostIf + "/" + pid
 			}
-			name = fmt.Sprintf("%s/%d", req.HostIf, inst)
 		}
 		i := st.newIface(kindAFXDP, name, "AF_XDP interface")
 		i.mac = randomMAC(rand.Uint32())
 		i.linkUp = true
-		i.xdp = &afXDPState{hostIf: req.HostIf, netns: req.Netns}
+		i.xdp = &afXDPState{hostIf: req.HostIf, netns: req.Netns, devInstance: dev}
+		e.ifEvent(i.idx, uint32(interface_types.IF_STATUS_API_FLAG_LINK_UP), false)
 		return one(&af_xdp.AfXdpCreateV3Reply{SwIfIndex: interface_types.InterfaceIndex(i.idx)})
 	}, &af_xdp.AfXdpCreateV3Reply{})
 
@@ -153,6 +158,7 @@ func (e *Engine) registerHostInterfaces() {
 		if !ok || i.xdp == nil {
 			return one(&af_xdp.AfXdpDeleteReply{Retval: rvInvalidInterface})
 		}
+		st.xdpPool.put(i.xdp.devInstance)
 		e.ifEvent(i.idx, 0, true)
 		st.deleteIface(i)
 		return one(&af_xdp.AfXdpDeleteReply{})
@@ -177,6 +183,7 @@ func (e *Engine) registerHostInterfaces() {
 		i.mac = randomMAC(rand.Uint32())
 		i.pci = pci
 		i.linkUp = true
+		e.ifEvent(i.idx, uint32(interface_types.IF_STATUS_API_FLAG_LINK_UP), false)
 		return one(&avf.AvfCreateReply{SwIfIndex: interface_types.InterfaceIndex(i.idx)})
 	}, &avf.AvfCreateReply{})
 
@@ -199,13 +206,16 @@ func (e *Engine) registerHostInterfaces() {
 			return one(&virtio.VirtioPciCreateV2Reply{Retval: rvAddressInUse, SwIfIndex: interface_types.InterfaceIndex(invalidIndex)})
 		}
 		i := st.newIface(kindVirtio, "virtio-"+pciName(a.Domain, a.Bus, a.Slot, a.Function), "virtio")
-		if req.UseRandomMac || req.MacAddress == ([6]byte{}) {
+		// use_random_mac keeps the device's own MAC (random here); without
+		// it VPP programs the given one, even all zeros (virtio_api.c).
+		if req.UseRandomMac {
 			i.mac = randomMAC(rand.Uint32())
 		} else {
 			i.mac = net.HardwareAddr(append([]byte(nil), req.MacAddress[:]...))
 		}
 		i.pci = pci
 		i.linkUp = true
+		e.ifEvent(i.idx, uint32(interface_types.IF_STATUS_API_FLAG_LINK_UP), false)
 		return one(&virtio.VirtioPciCreateV2Reply{SwIfIndex: interface_types.InterfaceIndex(i.idx)})
 	}, &virtio.VirtioPciCreateV2Reply{})
 

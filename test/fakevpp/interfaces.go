@@ -35,6 +35,8 @@ const (
 	rvInvalidDstAddress    int32 = -58
 	rvAddrLengthMismatch   int32 = -59
 	rvAddrNotFoundForIf    int32 = -60
+	rvAddrNotDeletable     int32 = -61
+	rvInvalidDecapNext     int32 = -76
 	rvIP6NotEnabled        int32 = -62
 	rvInvalidInterface     int32 = -71
 	rvUnexpectedIntfState  int32 = -74
@@ -236,14 +238,13 @@ func (e *Engine) registerInterfaces() {
 		return one(&interfaces.SwInterfaceAddressReplaceEndReply{})
 	}, &interfaces.SwInterfaceAddressReplaceEndReply{})
 
-	// sw_interface_set_rx_mode: -2 bad index, -7 not a hardware interface.
+	// sw_interface_set_rx_mode: -2 bad index; -7 is for non-hardware
+	// (sub-)interfaces, which the fake has none of. Interfaces without rx
+	// queues (local0, tunnels) accept it and change nothing.
 	on(e, func(_ *Client, req *interfaces.SwInterfaceSetRxMode) []api.Message {
 		i, ok := st.iface(uint32(req.SwIfIndex))
 		if !ok {
 			return one(&interfaces.SwInterfaceSetRxModeReply{Retval: rvInvalidSwIfIndex})
-		}
-		if i.kind == kindLocal || i.kind == kindIPIP || i.kind == kindVXLAN {
-			return one(&interfaces.SwInterfaceSetRxModeReply{Retval: rvInvalidValue})
 		}
 		i.rxMode = uint32(req.Mode)
 		return one(&interfaces.SwInterfaceSetRxModeReply{})
@@ -279,13 +280,16 @@ func (e *Engine) registerInterfaces() {
 			return one(&interfaces.SwInterfaceSetTableReply{Retval: rvInvalidSwIfIndex})
 		}
 		f := family(req.IsIPv6)
-		if i.table[f] == req.VrfID {
-			return one(&interfaces.SwInterfaceSetTableReply{})
-		}
 		if _, ok := st.fibs[fibKey{req.VrfID, req.IsIPv6}]; !ok {
 			return one(&interfaces.SwInterfaceSetTableReply{Retval: rvNoSuchFib})
 		}
-		if len(i.addrs[f]) > 0 || i.unnumberedOf != invalidIndex {
+		// Even re-binding the current table is refused while addresses of the
+		// family exist (own, or the donor's for an unnumbered interface).
+		addrs := i.addrs[f]
+		if donor, ok := st.ifs[i.unnumberedOf]; ok && i.unnumberedOf != invalidIndex {
+			addrs = donor.addrs[f]
+		}
+		if len(addrs) > 0 {
 			return one(&interfaces.SwInterfaceSetTableReply{Retval: rvAddrFoundForIf})
 		}
 		i.table[f] = req.VrfID
@@ -379,19 +383,15 @@ func (e *Engine) registerInterfaces() {
 		return one(&gso.FeatureGsoEnableDisableReply{})
 	}, &gso.FeatureGsoEnableDisableReply{})
 
-	// feature_enable_disable (src/vnet/feature/feature_api.c): unknown arc
-	// or feature name is INVALID_VALUE / INVALID_VALUE_2.
+	// feature_enable_disable (src/vnet/feature/feature_api.c): an unknown
+	// arc or feature is INVALID_VALUE.
 	on(e, func(_ *Client, req *feature.FeatureEnableDisable) []api.Message {
 		i, ok := st.iface(uint32(req.SwIfIndex))
 		if !ok {
 			return one(&feature.FeatureEnableDisableReply{Retval: rvInvalidSwIfIndex})
 		}
-		nodes, ok := knownFeatures()[req.ArcName]
-		if !ok {
+		if nodes, ok := knownFeatures()[req.ArcName]; !ok || !nodes[req.FeatureName] {
 			return one(&feature.FeatureEnableDisableReply{Retval: rvInvalidValue})
-		}
-		if !nodes[req.FeatureName] {
-			return one(&feature.FeatureEnableDisableReply{Retval: rvInvalidValue2})
 		}
 		k := req.ArcName + "/" + req.FeatureName
 		if req.Enable {
@@ -443,8 +443,9 @@ func (st *state) addDelAddress(req *interfaces.SwInterfaceAddDelAddress) int32 {
 		return rvUnsupported
 	}
 	if req.DelAll {
+		// Only the per-address IPv6 locks go; an explicit ip6 enable stays.
+		i.ip6Locks -= len(i.addrs[1])
 		i.addrs = [2][]netip.Prefix{}
-		i.ip6Locks = 0
 		return 0
 	}
 	p := fromPrefix(ip_types.Prefix(req.Prefix))
@@ -452,6 +453,21 @@ func (st *state) addDelAddress(req *interfaces.SwInterfaceAddDelAddress) int32 {
 	f := family(is6)
 	if p.Bits() <= 0 || p.Bits() > p.Addr().BitLen() {
 		return rvAddrLengthMismatch
+	}
+	// IPv6 link-local addresses (src/vnet/ip/ip6_forward.c): /128 only;
+	// they replace the link-local address and are not listed.
+	if is6 && p.Addr().IsLinkLocalUnicast() {
+		if p.Bits() != 128 {
+			return rvAddrLengthMismatch
+		}
+		if !req.IsAdd {
+			if i.linkLocal == p.Addr() {
+				return rvAddrNotDeletable
+			}
+			return rvAddrNotFoundForIf
+		}
+		i.linkLocal = p.Addr()
+		return 0
 	}
 	if !req.IsAdd {
 		for _, a := range i.addrs[f] {
@@ -462,24 +478,34 @@ func (st *state) addDelAddress(req *interfaces.SwInterfaceAddDelAddress) int32 {
 		}
 		return rvAddrNotFoundForIf
 	}
-	if st.replaceStale != nil {
-		k := ifAddrKey{i.idx, p}
-		if _, marked := st.replaceStale[k]; marked {
-			st.replaceStale[k] = false
-			return 0
+	// Between replace_begin and _end, re-adding a stale address unmarks it
+	// (keeping its length); a stale one on another interface moves here.
+	for _, other := range st.ifs {
+		for _, a := range other.addrs[f] {
+			if a.Addr() != p.Addr() || !st.replaceStale[ifAddrKey{other.idx, a}] {
+				continue
+			}
+			delete(st.replaceStale, ifAddrKey{other.idx, a})
+			if other.idx == i.idx {
+				return 0
+			}
+			other.removeAddr(a)
 		}
 	}
 	dup := rvAddressInUse
 	if is6 {
 		dup = rvDuplicateIfAddress
 	}
-	// Overlap with any address in the same VRF, except several addresses of
-	// one subnet (same length) on the same interface.
+	// Overlap with any (non-stale) address in the same VRF, except several
+	// addresses of one subnet (same length) on the same interface.
 	for _, other := range st.ifs {
 		if other.table[f] != i.table[f] {
 			continue
 		}
 		for _, a := range other.addrs[f] {
+			if st.replaceStale[ifAddrKey{other.idx, a}] {
+				continue
+			}
 			if a.Addr() == p.Addr() {
 				return dup
 			}

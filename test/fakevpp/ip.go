@@ -1,6 +1,7 @@
 package fakevpp
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -63,7 +64,16 @@ func (st *state) fibEntries(k fibKey) map[netip.Prefix]*fibEntry {
 		key := p.Masked()
 		if cur, ok := out[key]; ok && cur.source <= src {
 			if cur.source == src && src == srcInterface {
-				cur.paths = append(cur.paths, paths...)
+				// Interface prefixes are refcounted: one entry, one path each.
+			next:
+				for _, np := range paths {
+					for _, have := range cur.paths {
+						if samePath(have, np) {
+							continue next
+						}
+					}
+					cur.paths = append(cur.paths, np)
+				}
 			}
 			return
 		}
@@ -188,6 +198,24 @@ func (st *state) decodePaths(in []fib_types.FibPath, is6 bool) ([]fib_types.FibP
 		out = append(out, p)
 	}
 	return out, 0
+}
+
+// sortPaths orders a path list as VPP's fib_path_list does (by
+// preference, type, next hop, interface), so dumps list paths the same way.
+func sortPaths(paths []fib_types.FibPath) {
+	sort.SliceStable(paths, func(i, j int) bool {
+		a, b := paths[i], paths[j]
+		if a.Preference != b.Preference {
+			return a.Preference < b.Preference
+		}
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		if c := bytes.Compare(a.Nh.Address.XXX_UnionData[:], b.Nh.Address.XXX_UnionData[:]); c != 0 {
+			return c < 0
+		}
+		return a.SwIfIndex < b.SwIfIndex
+	})
 }
 
 func samePath(a, b fib_types.FibPath) bool {
@@ -327,13 +355,14 @@ func (e *Engine) registerIP() {
 			rx = 0
 		}
 		k := puntKey{rx, is6}
-		if !req.IsAdd {
-			delete(st.punts, k)
-			return one(&ip.AddDelIPPuntRedirectV2Reply{})
-		}
+		// Paths are decoded (and refused) before either add or delete.
 		paths, rv := st.decodePaths(req.Punt.Paths, is6)
 		if rv != 0 {
 			return one(&ip.AddDelIPPuntRedirectV2Reply{Retval: rv})
+		}
+		if !req.IsAdd {
+			delete(st.punts, k)
+			return one(&ip.AddDelIPPuntRedirectV2Reply{})
 		}
 		st.punts[k] = paths
 		return one(&ip.AddDelIPPuntRedirectV2Reply{})
@@ -434,7 +463,10 @@ func (st *state) routeAddDel(req *ip.IPRouteAddDel) (int32, uint32) {
 			delete(t.api, key)
 			return 0, invalidIndex
 		}
-		paths, _ := st.decodePaths(r.Paths, k.is6)
+		paths, rv := st.decodePaths(r.Paths, k.is6)
+		if rv != 0 {
+			return rv, invalidIndex
+		}
 		cur := t.api[key]
 		for _, del := range paths {
 			for j, c := range cur {
@@ -471,6 +503,7 @@ func (st *state) routeAddDel(req *ip.IPRouteAddDel) (int32, uint32) {
 		}
 		paths = cur
 	}
+	sortPaths(paths)
 	t.api[key] = paths
 	st.statsIndex++
 	return 0, st.statsIndex

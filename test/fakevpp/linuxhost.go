@@ -130,10 +130,9 @@ func (LinuxHost) CreateTap(t HostTap) (HostDevice, error) {
 		}
 	}
 	for _, a := range t.HostAddrs {
+		// Plain addresses, as VPP's netlink call adds them (IPv6 ones go
+		// through duplicate address detection).
 		addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.Addr().AsSlice(), Mask: net.CIDRMask(a.Bits(), a.Addr().BitLen())}}
-		if a.Addr().Is6() {
-			addr.Flags = 0x80 // IFA_F_NODAD: usable at once, as VPP's netlink call makes it
-		}
 		if err := target.AddrAdd(l, addr); err != nil {
 			return fail(fmt.Errorf("add %s to %s: %w", a, name, err))
 		}

@@ -8,13 +8,26 @@ import "sync"
 type outbox struct {
 	mu     sync.Mutex
 	queue  [][]byte
+	dead   bool // nobody drains any more: drop
 	notify chan struct{}
+}
+
+// kill makes push drop messages: the connection is gone.
+func (o *outbox) kill() {
+	o.mu.Lock()
+	o.dead = true
+	o.queue = nil
+	o.mu.Unlock()
 }
 
 func newOutbox() *outbox { return &outbox{notify: make(chan struct{}, 1)} }
 
 func (o *outbox) push(b []byte) {
 	o.mu.Lock()
+	if o.dead {
+		o.mu.Unlock()
+		return
+	}
 	o.queue = append(o.queue, b)
 	o.mu.Unlock()
 	select {
@@ -32,6 +45,7 @@ func (o *outbox) drain(done <-chan struct{}, deliver func([]byte) error) error {
 		o.mu.Unlock()
 		for _, b := range batch {
 			if err := deliver(b); err != nil {
+				o.kill()
 				return err
 			}
 		}

@@ -44,8 +44,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	conns := map[*net.UnixConn]bool{}
 	g.Go(func() error {
 		<-ctx.Done()
-		_ = ln.Close()
 		mu.Lock()
+		_ = ln.Close()
 		for c := range conns {
 			_ = c.Close()
 		}
@@ -62,6 +62,12 @@ func (s *Server) Serve(ctx context.Context) error {
 				return fmt.Errorf("accept on API socket: %w", err)
 			}
 			mu.Lock()
+			if ctx.Err() != nil {
+				// Accepted while shutting down: the closer may have run.
+				mu.Unlock()
+				_ = conn.Close()
+				return nil
+			}
 			conns[conn] = true
 			mu.Unlock()
 			g.Go(func() error {
@@ -79,6 +85,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) serveConn(ctx context.Context, conn *net.UnixConn) {
 	defer conn.Close()
 	out := newOutbox()
+	defer out.kill()
 	done := make(chan struct{})
 	var wg errgroup.Group
 	wg.Go(func() error {

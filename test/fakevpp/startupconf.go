@@ -38,12 +38,14 @@ func knownSections() map[string]bool {
 func tokenize(text string) []string {
 	var out []string
 	for _, line := range strings.Split(text, "\n") {
-		if i := strings.Index(line, "#"); i >= 0 {
-			line = line[:i]
-		}
 		line = strings.ReplaceAll(line, "{", " { ")
 		line = strings.ReplaceAll(line, "}", " } ")
-		out = append(out, strings.Fields(line)...)
+		for _, tok := range strings.Fields(line) {
+			if strings.HasPrefix(tok, "#") {
+				break // a comment runs to the end of the line
+			}
+			out = append(out, tok)
+		}
 	}
 	return out
 }
@@ -77,8 +79,12 @@ func parseBlock(tokens []string, pos int, top bool) ([]*confNode, int, error) {
 			return nodes, pos + 1, nil
 		default:
 			if top && cur != nil {
-				// A top-level section name must be followed by a block.
-				return nil, pos, fmt.Errorf("unknown input `%s'", strings.Join(cur.words, " "))
+				// "section value" without braces (heapsize 2G).
+				cur.words = append(cur.words, tok)
+				nodes = append(nodes, cur)
+				cur = nil
+				pos++
+				continue
 			}
 			if cur == nil {
 				cur = &confNode{}
@@ -117,7 +123,7 @@ func ParseStartupConfig(text string) (StartupConfig, error) {
 	known := knownSections()
 	for _, n := range nodes {
 		section := n.words[0]
-		if len(n.words) != 1 || !known[section] {
+		if !known[section] {
 			return cfg, fmt.Errorf("unknown input `%s'", strings.Join(n.words, " "))
 		}
 		items := flatten(n.children)

@@ -31,6 +31,7 @@ plugins { path /usr/lib/vpp_plugins plugin default { enable } plugin dpdk_plugin
 `, StartupConfig{APISocket: "/tmp/n1/api.sock", PIDFile: "/run/vpp/vpp.pid", Exec: "/etc/vpp/startup.exec", RuntimeDir: "/tmp/n1",
 			DPDK: []DPDKDevice{{PCI: "0000:00:04.0", Name: "eth0"}, {PCI: "0000:00:05.0"}}, PluginPath: "/usr/lib/vpp_plugins"}, ""},
 		{"default socket", "socksvr { default }", StartupConfig{APISocket: "/run/vpp/api.sock"}, ""},
+		{"section with a value", "heapsize 2G\nunix { nodaemon exec /tmp/x#y }", StartupConfig{APISocket: "/run/vpp/api.sock", Exec: "/tmp/x#y"}, ""},
 		{"unknown section", "frobnicate { on }", StartupConfig{}, "unknown input `frobnicate'"},
 		{"unknown unix key", "unix { nodaemon fly }", StartupConfig{}, "unix: unknown input `fly'"},
 		{"unbalanced", "unix { nodaemon", StartupConfig{}, "missing '}'"},

@@ -48,6 +48,7 @@ type iface struct {
 	proxyARP     bool
 	ndProxy      bool
 	loopInstance uint32
+	linkLocal    netip.Addr
 
 	tap   *tapState
 	afp   *afPacketState
@@ -112,6 +113,7 @@ type state struct {
 	vxlanInst  map[uint32]bool
 	tunnelPool pool[struct{}]
 	vxlanPool  pool[struct{}]
+	xdpPool    pool[struct{}]
 	acl        aclState
 	cnat       cnatState
 

@@ -44,6 +44,11 @@ func (e *Engine) registerTap() {
 		} else if id > 8192 {
 			return fail(rvUnspecified)
 		}
+		if e.opts.NoVhostNet {
+			// open("/dev/vhost-net") fails, before the rings are checked:
+			// SYSCALL_ERROR_1.
+			return fail(rvSyscallError1)
+		}
 		rx, tx := req.RxRingSz, req.TxRingSz
 		if rx == 0 {
 			rx = 256
@@ -53,10 +58,6 @@ func (e *Engine) registerTap() {
 		}
 		if !validRing(rx) || !validRing(tx) {
 			return fail(rvInitFailed)
-		}
-		if e.opts.NoVhostNet {
-			// open("/dev/vhost-net") fails: SYSCALL_ERROR_1.
-			return fail(rvSyscallError1)
 		}
 		tun := req.TapFlags&tapv2.TAP_API_FLAG_TUN != 0
 		host := HostTap{Tun: tun, NumQueues: int(max(req.NumRxQueues, 1))}
@@ -129,9 +130,13 @@ func (e *Engine) registerTap() {
 		return one(&tapv2.TapCreateV3Reply{SwIfIndex: interface_types.InterfaceIndex(i.idx)})
 	}, &tapv2.TapCreateV3Reply{})
 
-	// tap_delete_v2: -2 unless the index is a tap/tun.
+	// tap_delete_v2: -2 for a missing or non-virtio interface, -71 for a
+	// virtio-pci one (tap.c).
 	on(e, func(_ *Client, req *tapv2.TapDeleteV2) []api.Message {
 		i, ok := st.iface(uint32(req.SwIfIndex))
+		if ok && i.kind == kindVirtio {
+			return one(&tapv2.TapDeleteV2Reply{Retval: rvInvalidInterface})
+		}
 		if !ok || i.tap == nil {
 			return one(&tapv2.TapDeleteV2Reply{Retval: rvInvalidSwIfIndex})
 		}

@@ -34,6 +34,7 @@ type vxlanState struct {
 	devInstance uint32
 	instance    uint32
 	key         vxlanKey
+	src         netip.Addr
 	dstPort     uint16
 	decapNext   uint32
 	isL3        bool
@@ -126,7 +127,12 @@ func (e *Engine) registerTunnels() {
 		if dstPort == 0 {
 			dstPort = 4789
 		}
+		// VPP's tunnel key (vxlan.c): IPv6 and IPv4 multicast tunnels are
+		// keyed without their source address.
 		key := vxlanKey{src: src, dst: dst, vni: req.Vni, vrf: req.EncapVrfID, srcPort: srcPort}
+		if dst.Is6() || dst.IsMulticast() {
+			key.src = netip.Addr{}
+		}
 		var existing *iface
 		for _, i := range st.ifs {
 			if i.vxlan != nil && i.vxlan.key == key {
@@ -147,6 +153,14 @@ func (e *Engine) registerTunnels() {
 		if existing != nil {
 			return reply(rvTunnelExist, invalidIndex)
 		}
+		// ~0 means l2-input (next 1); the vxlan-input node has two nexts.
+		decapNext := req.DecapNextIndex
+		if decapNext == invalidIndex {
+			decapNext = 1
+		}
+		if decapNext > 1 {
+			return reply(rvInvalidDecapNext, invalidIndex)
+		}
 		dev := st.vxlanPool.get()
 		inst := req.Instance
 		if inst == invalidIndex {
@@ -162,7 +176,7 @@ func (e *Engine) registerTunnels() {
 			i.mac = randomMAC(rand.Uint32())
 		}
 		i.adminUp, i.linkUp = true, true
-		i.vxlan = &vxlanState{devInstance: dev, instance: inst, key: key, dstPort: dstPort, decapNext: req.DecapNextIndex, isL3: req.IsL3}
+		i.vxlan = &vxlanState{devInstance: dev, instance: inst, key: key, src: src, dstPort: dstPort, decapNext: decapNext, isL3: req.IsL3}
 		e.ifEvent(i.idx, uint32(interface_types.IF_STATUS_API_FLAG_ADMIN_UP|interface_types.IF_STATUS_API_FLAG_LINK_UP), false)
 		return reply(0, i.idx)
 	}, &vxlan.VxlanAddDelTunnelV3Reply{})
@@ -175,7 +189,7 @@ func (e *Engine) registerTunnels() {
 			}
 			t := i.vxlan
 			out = append(out, &vxlan.VxlanTunnelV2Details{SwIfIndex: interface_types.InterfaceIndex(i.idx), Instance: t.instance,
-				SrcAddress: toAddress(t.key.src), DstAddress: toAddress(t.key.dst), SrcPort: t.key.srcPort, DstPort: t.dstPort,
+				SrcAddress: toAddress(t.src), DstAddress: toAddress(t.key.dst), SrcPort: t.key.srcPort, DstPort: t.dstPort,
 				McastSwIfIndex: interface_types.InterfaceIndex(invalidIndex), EncapVrfID: t.key.vrf, DecapNextIndex: t.decapNext, Vni: t.key.vni})
 		}
 		return out
