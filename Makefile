@@ -46,6 +46,7 @@ bench: bin/fakevpp
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzInterfaces -fuzztime 30s
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzInitialConfig -fuzztime 30s
+	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzFeatureGatesAndDebug -fuzztime 30s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -227,8 +227,9 @@ func (l *loader) decodeJSON(name, raw string, into any) {
 		var syntaxErr *json.SyntaxError
 		switch {
 		case errors.As(err, &typeErr) && typeErr.Field != "":
-			l.errs = append(l.errs, &FieldError{Variable: name, Field: typeErr.Field,
-				Reason: fmt.Sprintf("want %s, got JSON %s", typeErr.Type, typeErr.Value)})
+			field, value := locate(raw, typeErr.Field, typeErr.Value)
+			l.errs = append(l.errs, &FieldError{Variable: name, Field: field,
+				Reason: fmt.Sprintf("want %s, got %s", typeErr.Type, value)})
 		case errors.As(err, &syntaxErr):
 			l.fail(name, "invalid JSON at byte %d: %v", syntaxErr.Offset, err)
 		default:
@@ -365,4 +366,63 @@ func (l *loader) absPath(name string) string {
 		l.fail(name, "%q is not an absolute path", v)
 	}
 	return filepath.Clean(v)
+}
+
+// locate finds, in raw JSON, the value a type error is about: Go's error
+// gives the field path without array indexes ("uplinkInterfaces.mtu") and
+// only the kind of the value ("string"). It returns the path with indexes
+// ("uplinkInterfaces[1].mtu") and the value as written.
+func locate(raw, field, kind string) (string, string) {
+	var root any
+	if err := json.Unmarshal([]byte(raw), &root); err != nil {
+		return field, "JSON " + kind
+	}
+	var walk func(node any, parts []string, path string) (string, string, bool)
+	walk = func(node any, parts []string, path string) (string, string, bool) {
+		if arr, ok := node.([]any); ok {
+			for i, el := range arr {
+				if p, v, ok := walk(el, parts, fmt.Sprintf("%s[%d]", path, i)); ok {
+					return p, v, true
+				}
+			}
+			return "", "", false
+		}
+		if len(parts) == 0 {
+			if k := jsonKind(node); k != kind && !(k == "number" && strings.HasPrefix(kind, "number")) {
+				return "", "", false
+			}
+			b, _ := json.Marshal(node)
+			return path, string(b), true
+		}
+		obj, ok := node.(map[string]any)
+		if !ok {
+			return "", "", false
+		}
+		child, ok := obj[parts[0]]
+		if !ok {
+			return "", "", false
+		}
+		return walk(child, parts[1:], joinField(path, parts[0]))
+	}
+	if p, v, ok := walk(root, strings.Split(field, "."), ""); ok {
+		return p, v
+	}
+	return field, "JSON " + kind
+}
+
+// jsonKind names a decoded JSON value as encoding/json's errors do.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	case float64:
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return "null"
 }
