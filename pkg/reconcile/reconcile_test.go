@@ -283,34 +283,54 @@ func TestFailureStatusAndBackoff(t *testing.T) {
 	}
 }
 
+// syncCounter is a Metrics that counts syncs.
+type syncCounter struct {
+	mu    sync.Mutex
+	syncs int
+}
+
+func (c *syncCounter) SyncDone(time.Duration, error) { c.mu.Lock(); c.syncs++; c.mu.Unlock() }
+func (c *syncCounter) Calls(string, string, int)     {}
+func (c *syncCounter) Objects(string, int, int, int) {}
+func (c *syncCounter) count() int                    { c.mu.Lock(); defer c.mu.Unlock(); return c.syncs }
+
 // TestRunCoalescesAndResyncs drives Run with a fake clock: a burst of
-// changes makes one sync; the periodic resync dumps VPP again.
+// changes makes at most two syncs (one now, one after MinInterval); the
+// periodic resync dumps VPP again.
 func TestRunCoalescesAndResyncs(t *testing.T) {
 	var log []string
 	routes := newFake("routes", PhaseRoutes, &log)
 	clock := newFakeClock()
-	r := New(Options{Log: quiet(), Clock: clock, MinInterval: time.Second, MaxInterval: time.Hour})
+	metrics := &syncCounter{}
+	r := New(Options{Log: quiet(), Clock: clock, MinInterval: time.Second, MaxInterval: time.Hour, Metrics: metrics})
 	tb := NewTable[string, string](r, routes, func(s string) string { return s })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-
 	for i := range 50 {
 		tb.Set(fmt.Sprintf("k%02d", i), "v")
 	}
-	waitFor(t, func() bool { return routes.count("create") == 50 })
-	dumps := routes.count("dump")
-	if dumps != 1 {
-		t.Errorf("%d dumps for the first sync, want 1", dumps)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	waitFor(t, func() bool { return routes.count("create") == 50 && metrics.count() == 1 })
+	if routes.count("dump") != 1 {
+		t.Errorf("%d dumps for the first sync, want 1", routes.count("dump"))
+	}
+
+	// A burst: the first change wakes Run, which then waits MinInterval.
+	for i := range 10 {
+		tb.Set(fmt.Sprintf("burst%d", i), "v")
+	}
+	advanceUntil(t, clock, time.Second, func() bool { return routes.count("create") == 60 })
+	if n := metrics.count(); n > 3 {
+		t.Errorf("%d syncs for a burst of 10 changes, want them coalesced", n)
 	}
 	clock.Advance(time.Hour)
-	waitFor(t, func() bool { return routes.count("dump") == 2 })
+	advanceUntil(t, clock, time.Second, func() bool { return routes.count("dump") == 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if routes.count("create") != 50 {
-		t.Errorf("creates = %d after the resync, want still 50", routes.count("create"))
+	if routes.count("create") != 60 {
+		t.Errorf("creates = %d after the resync, want still 60", routes.count("create"))
 	}
 }
 
@@ -318,6 +338,22 @@ func (f *fakeVPP) count(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[op]
+}
+
+// advanceUntil moves the fake clock by step while Run waits on it, until
+// cond holds.
+func advanceUntil(t *testing.T, clock *fakeClock, step time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10s")
+		}
+		if clock.waiting() > 1 { // Run waits on more than its periodic timer
+			clock.Advance(step)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -361,6 +397,13 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	}
 	c.waiters = append(c.waiters, waiter{at: c.now.Add(d), ch: ch})
 	return ch
+}
+
+// waiting counts the pending After channels.
+func (c *fakeClock) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
 }
 
 func (c *fakeClock) Advance(d time.Duration) {
