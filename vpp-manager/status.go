@@ -3,73 +3,40 @@ package vppmanager
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
 )
 
-// State is vpp-manager's published state.
-type State string
+// Aliases of the shared status types, for vpp-manager's own code.
+type (
+	// Status is vpp-manager's published state (see package vppstatus).
+	Status = vppstatus.Status
+	// State is Status.State.
+	State = vppstatus.State
+	// UplinkStatus describes an uplink in Status.
+	UplinkStatus = vppstatus.UplinkStatus
+	// HostInterfaceStatus describes vpptap0 in Status.
+	HostInterfaceStatus = vppstatus.HostInterfaceStatus
+)
 
-// States, in the order they happen.
+// The states and file names, from package vppstatus.
 const (
-	StateStarting State = "starting"
-	StateRunning  State = "running"
-	StateStopped  State = "stopped"
-	StateErrored  State = "errored"
+	StateStarting = vppstatus.StateStarting
+	StateRunning  = vppstatus.StateRunning
+	StateStopped  = vppstatus.StateStopped
+	StateErrored  = vppstatus.StateErrored
+	StatusFile    = vppstatus.StatusFile
+	PIDFile       = vppstatus.PIDFile
 )
-
-// UplinkStatus is one uplink as VPP has it.
-type UplinkStatus struct {
-	Name      string   `json:"name"`
-	Driver    string   `json:"driver"`
-	SwIfIndex uint32   `json:"swIfIndex"`
-	Addresses []string `json:"addresses"`
-	MTU       int      `json:"mtu"`
-}
-
-// HostInterfaceStatus is vpptap0.
-type HostInterfaceStatus struct {
-	Name      string `json:"name"`
-	Mode      string `json:"mode"` // vhost (VPP tap) or veth (AF_PACKET)
-	SwIfIndex uint32 `json:"swIfIndex"`
-}
-
-// Status is what vpp-manager publishes for the agent in
-// <run dir>/vppmanager-status.json (atomically replaced on each change).
-type Status struct {
-	State         State               `json:"state"`
-	VPPPID        int                 `json:"vppPid,omitempty"`
-	VPPNetns      string              `json:"vppNetns"`
-	APISocket     string              `json:"apiSocket"`
-	Uplinks       []UplinkStatus      `json:"uplinks,omitempty"`
-	HostInterface HostInterfaceStatus `json:"hostInterface"`
-	Error         string              `json:"error,omitempty"`
-	Updated       time.Time           `json:"updated"`
-}
-
-// StatusFile is the status file's name in the run directory.
-const StatusFile = "vppmanager-status.json"
-
-// PIDFile is VPP's PID file's name in the run directory.
-const PIDFile = "vpp.pid"
 
 // ReadStatus reads a status file.
-func ReadStatus(path string) (Status, error) {
-	var s Status
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return s, err
-	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("decode %s: %w", path, err)
-	}
-	return s, nil
-}
+func ReadStatus(path string) (Status, error) { return vppstatus.Read(path) }
 
 func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
 

@@ -55,6 +55,12 @@ type Kind[K comparable, O any] interface {
 	Equal(desired, actual O) bool
 }
 
+// Flusher is implemented by kinds that batch bookkeeping (a journal of
+// what they created): Flush runs at the end of every sync.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
 // State of one object.
 type State string
 
@@ -121,6 +127,7 @@ type runner interface {
 	applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int)
 	report(m Metrics)
 	statuses() map[string]ObjectStatus
+	flush(ctx context.Context) error
 }
 
 // Reconciler drives the Tables. Its methods are safe for concurrent use;
@@ -271,6 +278,15 @@ func (r *Reconciler) Sync(ctx context.Context) (retryIn time.Duration, err error
 	for i := len(runners) - 1; i >= 0; i-- {
 		failed += runners[i].applyDeletes(ctx, start, prune)
 	}
+	var flushErrs []error
+	for _, t := range runners {
+		if err := t.flush(ctx); err != nil {
+			flushErrs = append(flushErrs, fmt.Errorf("flush %s: %w", t.name(), err))
+		}
+	}
+	if len(flushErrs) > 0 {
+		return r.opts.RetryBase, errors.Join(flushErrs...)
+	}
 	if failed > 0 {
 		if retryIn == 0 {
 			retryIn = r.opts.RetryBase
@@ -376,6 +392,13 @@ func (t *Table[K, O]) Actual(key K) (O, bool) {
 }
 
 func (t *Table[K, O]) name() string { return t.kind.Name() }
+
+func (t *Table[K, O]) flush(ctx context.Context) error {
+	if f, ok := any(t.kind).(Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}
 func (t *Table[K, O]) phase() Phase { return t.kind.Phase() }
 
 func (t *Table[K, O]) dump(ctx context.Context) error {

@@ -1,0 +1,156 @@
+// Package vppconn keeps the agent connected to VPP across VPP restarts. It
+// waits for vpp-manager to report VPP running, connects, watches the
+// connection, and starts over when it is lost, telling its subscriber each
+// time VPP (re)appears so that desired state is re-applied.
+package vppconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
+	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
+)
+
+// ErrNotConnected is returned (wrapped) by Get while VPP is away.
+var ErrNotConnected = errors.New("not connected to VPP")
+
+// Options configure a Holder.
+type Options struct {
+	StatusFile string // vpp-manager's status file
+	APISocket  string // used when the status file does not name one
+	Poll       time.Duration
+	Log        *logrus.Entry
+	// OnConnect is called (from Run's goroutine) each time a new
+	// connection is up: after start and after every VPP restart.
+	OnConnect func(v *vpplink.VPP, status vppstatus.Status)
+	// OnDisconnect is called when the connection is lost.
+	OnDisconnect func(err error)
+}
+
+// Holder owns the current connection. Get is safe for concurrent use.
+type Holder struct {
+	opts    Options
+	mu      sync.RWMutex
+	vpp     *vpplink.VPP
+	status  vppstatus.Status
+	lastErr error
+}
+
+// New returns a holder; Run connects.
+func New(opts Options) *Holder {
+	if opts.Poll <= 0 {
+		opts.Poll = 200 * time.Millisecond
+	}
+	if opts.OnConnect == nil {
+		opts.OnConnect = func(*vpplink.VPP, vppstatus.Status) {}
+	}
+	if opts.OnDisconnect == nil {
+		opts.OnDisconnect = func(error) {}
+	}
+	return &Holder{opts: opts}
+}
+
+// Get returns the current connection, or ErrNotConnected.
+func (h *Holder) Get() (*vpplink.VPP, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.vpp == nil {
+		if h.lastErr != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNotConnected, h.lastErr)
+		}
+		return nil, ErrNotConnected
+	}
+	return h.vpp, nil
+}
+
+// Connected reports whether a connection is up.
+func (h *Holder) Connected() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.vpp != nil
+}
+
+// VPPStatus is vpp-manager's status as of the current connection.
+func (h *Holder) VPPStatus() vppstatus.Status {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.status
+}
+
+// Run connects, and reconnects after every loss, until ctx ends.
+func (h *Holder) Run(ctx context.Context) error {
+	log := h.opts.Log
+	lastPID := 0
+	for {
+		status, err := h.waitRunning(ctx, lastPID)
+		if err != nil {
+			return nil // ctx ended
+		}
+		socket := status.APISocket
+		if socket == "" {
+			socket = h.opts.APISocket
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		v, err := vpplink.Connect(cctx, socket, log.WithField("component", "vpplink"), vpplink.ConnectOptions{})
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			h.setErr(err)
+			log.WithError(err).Warn("cannot connect to VPP, retrying")
+			continue
+		}
+		lastPID = status.VPPPID
+		h.mu.Lock()
+		h.vpp, h.status, h.lastErr = v, status, nil
+		h.mu.Unlock()
+		log.WithFields(logrus.Fields{"socket": socket, "vppPid": status.VPPPID}).Info("connected to VPP")
+		h.opts.OnConnect(v, status)
+
+		lost := v.WaitDisconnected(ctx)
+		h.mu.Lock()
+		h.vpp = nil
+		h.lastErr = lost
+		h.mu.Unlock()
+		v.Close()
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.WithError(lost).Warn("lost VPP; waiting for it to come back")
+		h.opts.OnDisconnect(lost)
+	}
+}
+
+func (h *Holder) setErr(err error) {
+	h.mu.Lock()
+	h.lastErr = err
+	h.mu.Unlock()
+}
+
+// waitRunning polls vpp-manager's status until it reports a running VPP
+// other than the one (PID) that was just lost.
+func (h *Holder) waitRunning(ctx context.Context, notPID int) (vppstatus.Status, error) {
+	for {
+		st, err := vppstatus.Read(h.opts.StatusFile)
+		if err == nil && st.State == vppstatus.StateRunning && st.VPPPID != notPID {
+			return st, nil
+		}
+		if err != nil {
+			h.setErr(fmt.Errorf("vpp-manager status: %w", err))
+		} else {
+			h.setErr(fmt.Errorf("vpp-manager reports %s", st.State))
+		}
+		select {
+		case <-ctx.Done():
+			return vppstatus.Status{}, ctx.Err()
+		case <-time.After(h.opts.Poll):
+		}
+	}
+}
