@@ -19,8 +19,8 @@ import (
 	"github.com/calico-vpp/calico-vpp/pkg/logging"
 	"github.com/calico-vpp/calico-vpp/pkg/reconcile"
 	"github.com/calico-vpp/calico-vpp/pkg/version"
-	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
+	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
 )
 
 func main() { os.Exit(run()) }
