@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -381,4 +382,45 @@ func TestNoVhostNetBeforeRingCheck(t *testing.T) {
 	v, _ := vpptest.InProcess(t, nil, fakevpp.Options{NoVhostNet: true})
 	_, err := v.CreateTap(ctx(t), vpplink.Tap{RxRingSize: 1000})
 	mustRetval(t, err, vpplink.RetvalSyscallError1)
+}
+
+func TestHardwareMTUAndTags(t *testing.T) {
+	v, _ := vpptest.InProcess(t, nil, fakevpp.Options{})
+	c := ctx(t)
+	lo, err := v.CreateLoopback(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.SetHardwareMTU(c, lo, 1500); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := v.Interface(c, lo); i.LinkMTU != 1500 || i.MTU != 1500 {
+		t.Errorf("after hw mtu: link %d l3 %d", i.LinkMTU, i.MTU)
+	}
+	tun, err := v.CreateIPIPTunnel(c, vpplink.IPIPTunnel{Src: netipAddr("198.18.0.1"), Dst: netipAddr("198.18.0.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not an ethernet interface: FEATURE_DISABLED.
+	mustRetval(t, v.SetHardwareMTU(c, tun, 1500), -30)
+	mustRetval(t, v.SetHardwareMTU(c, 99, 1500), vpplink.RetvalInvalidSwIfIndex)
+	tag := strings.Repeat("t", 63)
+	if err := v.SetInterfaceTag(c, lo, tag); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := v.Interface(c, lo); i.Tag != tag {
+		t.Errorf("63-byte tag came back as %q", i.Tag)
+	}
+	mustRetval(t, v.SetInterfaceTag(c, 99, "x"), vpplink.RetvalInvalidSwIfIndex)
+	// Table binding errors.
+	mustRetval(t, v.SetInterfaceTable(c, lo, true, 5), vpplink.RetvalNoSuchFib)
+	mustRetval(t, v.SetUnnumbered(c, 99, lo, true), vpplink.RetvalInvalidSwIfIndex)
+	if err := v.AddTable(c, vpplink.Table{ID: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.SetInterfaceTable(c, tun, false, 5); err != nil {
+		t.Fatal(err)
+	}
+	// Donor and borrower in different VRFs.
+	mustRetval(t, v.SetUnnumbered(c, tun, lo, true), -74)
 }
