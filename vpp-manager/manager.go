@@ -146,7 +146,7 @@ func (m *Manager) Run(ctx context.Context) (err error) {
 		return err
 	}
 	s.env = &uplink.Env{Host: s.host, HostNS: s.hostNS, VPPNS: s.vppNS, VPPNetns: m.cfg.Paths.VPPNetns, FS: m.deps.FS,
-		PCI: uplink.PCI{FS: m.deps.FS}, KernelRelease: m.deps.KernelRelease, Log: m.log}
+		PCI: uplink.PCI{FS: m.deps.FS}, KernelRelease: m.deps.KernelRelease, VF: uplink.NetlinkVF{Handle: s.host}, Log: m.log}
 
 	// Drivers that VPP must know at start (DPDK) are prepared now; the
 	// others once VPP runs, so a failing one can fall back to the next.

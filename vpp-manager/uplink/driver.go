@@ -29,7 +29,9 @@ type Env struct {
 	PCI      PCI
 	// KernelRelease returns uname -r (injected for tests).
 	KernelRelease func() (string, error)
-	Log           *logrus.Entry
+	// VF configures virtual functions through their PF (AVF on a PF).
+	VF  VFConfigurer
+	Log *logrus.Entry
 }
 
 // Driver attaches an uplink to VPP with one VPP driver. PrepareLinux
@@ -289,36 +291,6 @@ func (dpdk) Attach(ctx context.Context, _ *Env, v *vpplink.VPP, u *linuxstate.Up
 	return i.SwIfIndex, nil
 }
 func (d dpdk) Release(env *Env, u *linuxstate.Uplink) error { return d.release(env, u) }
-
-type avf struct{ pciDriver }
-
-func (avf) Name() config.Driver { return config.DriverAVF }
-func (avf) InStartupConf() bool { return false }
-func (a avf) Check(env *Env, u *linuxstate.Uplink) error {
-	if u.Driver != "iavf" && u.Driver != "i40evf" && u.Driver != "vfio-pci" {
-		return fmt.Errorf("driver %q is not an Intel VF driver", u.Driver)
-	}
-	return a.check(env, u)
-}
-func (a avf) PrepareLinux(env *Env, u *linuxstate.Uplink, spec config.UplinkSpec) error {
-	spec.NewDriverName = "vfio-pci" // AVF needs vfio
-	return a.bind(env, u, spec)
-}
-func (avf) Attach(ctx context.Context, _ *Env, v *vpplink.VPP, u *linuxstate.Uplink, spec config.UplinkSpec) (vpplink.SwIfIndex, error) {
-	addr, err := vpplink.ParsePCIAddress(u.PCI)
-	if err != nil {
-		return vpplink.InvalidSwIfIndex, err
-	}
-	idx, err := v.CreateAVF(ctx, vpplink.AVF{PCI: addr, NumRxQueues: uint16(spec.NumRxQueues), RxQueueSize: uint16(spec.RxQueueSize), TxQueueSize: uint16(spec.TxQueueSize)})
-	if err != nil {
-		return idx, err
-	}
-	if mac := u.HardwareAddr(); mac != nil {
-		err = v.SetInterfaceMAC(ctx, idx, mac)
-	}
-	return idx, err
-}
-func (a avf) Release(env *Env, u *linuxstate.Uplink) error { return a.release(env, u) }
 
 type virtio struct{ pciDriver }
 

@@ -1,7 +1,9 @@
 package uplink
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -10,6 +12,12 @@ import (
 	"github.com/calico-vpp/calico-vpp/pkg/config"
 	"github.com/calico-vpp/calico-vpp/vpp-manager/linuxstate"
 )
+
+func quietLog() *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l.WithField("t", "t")
+}
 
 func TestCandidates(t *testing.T) {
 	quiet := logrus.New()
@@ -31,7 +39,7 @@ func TestCandidates(t *testing.T) {
 		{"jumbo frames skip af_xdp", linuxstate.Uplink{Name: "veth0", MTU: 9000}, config.DriverAuto, "6.1.0", "af_packet", ""},
 		{"configured dpdk", linuxstate.Uplink{Name: "eth0", PCI: "0000:00:04.0", Driver: "virtio-pci"}, config.DriverDPDK, "6.1.0", "dpdk", ""},
 		{"dpdk without PCI", linuxstate.Uplink{Name: "veth0"}, config.DriverDPDK, "6.1.0", "", "cannot use dpdk: not a PCI device"},
-		{"avf on virtio", linuxstate.Uplink{Name: "eth0", PCI: "0000:00:04.0", Driver: "virtio-pci"}, config.DriverAVF, "6.1.0", "", "not an Intel VF driver"},
+		{"avf on virtio", linuxstate.Uplink{Name: "eth0", PCI: "0000:00:04.0", Driver: "virtio-pci"}, config.DriverAVF, "6.1.0", "", "not an Intel VF or PF driver"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,5 +95,42 @@ func TestPCIDriverPrepareAndRelease(t *testing.T) {
 	}
 	if len(bare.writes) != 0 {
 		t.Errorf("writes without a usable driver: %v", bare.writes)
+	}
+}
+
+type fakeVF struct{ calls []string }
+
+func (f *fakeVF) ConfigureVF(pf string, vf int, mac net.HardwareAddr) error {
+	f.calls = append(f.calls, fmt.Sprintf("%s/%d/%s", pf, vf, mac))
+	return nil
+}
+
+func TestAVFOnAPhysicalFunction(t *testing.T) {
+	sys := newFakeSysfs(t, map[string]string{"0000:3b:00.0": "i40e"}, "i40e", "iavf", "vfio-pci")
+	sys.write("/sys/bus/pci/devices/0000:3b:00.0/vendor", "0x8086\n")
+	sys.write("/sys/bus/pci/devices/0000:3b:00.0/sriov_totalvfs", "64\n")
+	sys.write("/sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs", "0\n")
+	vf := &fakeVF{}
+	env := &Env{FS: sys, PCI: PCI{FS: sys}, VF: vf, KernelRelease: func() (string, error) { return "6.1", nil }, Log: quietLog()}
+	u := &linuxstate.Uplink{Name: "ens1f0", PCI: "0000:3b:00.0", Driver: "i40e", MAC: "02:00:00:00:3b:00"}
+	got, err := Candidates(env, u, config.DriverAuto)
+	if err != nil || len(got) == 0 || got[0].Name() != config.DriverAVF {
+		t.Fatalf("candidates = %v, %v; want avf first", got, err)
+	}
+	d := got[0]
+	if err := d.PrepareLinux(env, u, config.UplinkSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(vf.calls) != 1 || vf.calls[0] != "ens1f0/0/02:00:00:00:3b:00" {
+		t.Errorf("VF configuration = %v", vf.calls)
+	}
+	if drv, _ := env.PCI.Driver("0000:3b:00.1"); drv != "vfio-pci" {
+		t.Errorf("VF driver = %q, want vfio-pci", drv)
+	}
+	if err := d.Release(env, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sys.Readlink("/sys/bus/pci/devices/0000:3b:00.0/virtfn0"); err == nil {
+		t.Error("the VF still exists after release")
 	}
 }

@@ -61,6 +61,24 @@ func (f *fakeSysfs) link(addr, driver string) {
 func (f *fakeSysfs) WriteFile(p string, data []byte) error {
 	f.writes = append(f.writes, p+"="+strings.TrimSpace(string(data)))
 	switch {
+	case strings.HasSuffix(p, "/sriov_numvfs"):
+		pf := filepath.Base(filepath.Dir(p))
+		vf := pf[:len(pf)-1] + "1"
+		link := f.p(filepath.Join(filepath.Dir(p), "virtfn0"))
+		if strings.TrimSpace(string(data)) == "0" {
+			_ = os.Remove(link)
+			_ = os.RemoveAll(f.p("/sys/bus/pci/devices/" + vf))
+		} else {
+			f.mkdir("/sys/bus/pci/devices/" + vf)
+			f.write("/sys/bus/pci/devices/"+vf+"/vendor", "0x8086\n")
+			f.write("/sys/bus/pci/devices/"+vf+"/driver_override", "(null)\n")
+			f.link(vf, "iavf")
+			if err := os.Symlink("../"+vf, link); err != nil {
+				return err
+			}
+		}
+		f.write(p, string(data))
+		return nil
 	case strings.HasSuffix(p, "/driver/unbind"):
 		f.link(string(data), "")
 		return nil
