@@ -4,10 +4,11 @@
 # from the Go modules pinned in test/tools/go.mod, into test/tools/bin.
 # A build is reused while test/tools/go.sum and this script are unchanged.
 set -euo pipefail
-cd "$(dirname "$0")/../test/tools"
+script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$script")/../test/tools"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GONOSUMDB=k8s.io
 stamp=bin/.stamp
-want=$(cat go.mod go.sum "$0" | sha256sum | cut -d' ' -f1)
+want=$(cat go.mod go.sum "$script" | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 	exit 0
 fi

@@ -28,6 +28,7 @@ import (
 
 	"github.com/calico-vpp/calico-vpp/pkg/config"
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
+	"github.com/calico-vpp/calico-vpp/test/testutil"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 	vppmanager "github.com/calico-vpp/calico-vpp/vpp-manager"
@@ -147,7 +148,7 @@ func (n *node) env(driver, interconnect, extraTemplate string) []string {
 type managerProc struct {
 	started time.Time
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *testutil.SyncBuffer
 	exited  chan error
 	group   errgroup.Group
 }
@@ -156,7 +157,7 @@ type managerProc struct {
 // whose private mount namespace would hide VPP's named namespace).
 func (n *node) start(binary string, env []string) *managerProc {
 	n.t.Helper()
-	p := &managerProc{started: time.Now(), cmd: exec.Command(binary), out: &syncBuffer{}, exited: make(chan error, 1)}
+	p := &managerProc{started: time.Now(), cmd: exec.Command(binary), out: &testutil.SyncBuffer{}, exited: make(chan error, 1)}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := nsutil.Start(n.nsHandle, p.cmd); err != nil {
@@ -492,7 +493,7 @@ func TestAutoFallsBackToVeth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	logger := logrus.New()
 	logger.SetOutput(out)
 	signals := make(chan os.Signal, 1)

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/calico-vpp/calico-vpp/pkg/atomicfile"
 	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
 )
 
@@ -40,24 +40,7 @@ func ReadStatus(path string) (Status, error) { return vppstatus.Read(path) }
 
 func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
 
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+func writeFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data, 0o644) }
 
 // runHook runs an operator's CALICOVPP_HOOK_* script with sh. A failing
 // hook is logged, not fatal: hooks customise, they do not gate.

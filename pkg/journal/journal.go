@@ -11,9 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/calico-vpp/calico-vpp/pkg/atomicfile"
 )
 
 // Journal is a persisted set of keys. It is safe for concurrent use.
@@ -106,34 +107,11 @@ func (j *Journal) Flush() error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(j.path, b); err != nil {
+	if err := atomicfile.Write(j.path, b, 0o644); err != nil {
 		j.mu.Lock()
 		j.dirty = true
 		j.mu.Unlock()
 		return fmt.Errorf("write journal %s: %w", j.path, err)
 	}
 	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -10,7 +10,7 @@ import (
 	_ "github.com/containernetworking/cni/cnitool"
 	_ "github.com/containernetworking/plugins/plugins/ipam/host-local"
 	_ "go.etcd.io/etcd/server/v3/etcdmain"
+	_ "k8s.io/kubectl/pkg/cmd"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
-	_ "k8s.io/kubectl/pkg/cmd"
 )

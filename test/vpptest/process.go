@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/calico-vpp/calico-vpp/test/testutil"
 
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
 	"github.com/calico-vpp/calico-vpp/test/topo"
@@ -58,26 +59,7 @@ type Instance struct {
 	cmd        *exec.Cmd
 	exited     chan error
 	group      errgroup.Group // the goroutine waiting for the process
-	log        *lockedBuffer
-}
-
-// lockedBuffer collects the process's output, written by exec's copier
-// while tests read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	log        *testutil.SyncBuffer
 }
 
 // Binary returns the VPP binary the tests start: VPP_BINARY, or fakevpp
@@ -161,7 +143,7 @@ func Start(t testing.TB, opts Options) *Instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	inst := &Instance{Dir: dir, Netns: ns, ConfigPath: filepath.Join(dir, "startup.conf"), APISocket: filepath.Join(dir, "api.sock"), log: &lockedBuffer{}}
+	inst := &Instance{Dir: dir, Netns: ns, ConfigPath: filepath.Join(dir, "startup.conf"), APISocket: filepath.Join(dir, "api.sock"), log: &testutil.SyncBuffer{}}
 
 	var conf bytes.Buffer
 	err = template.Must(template.New("startup").Parse(startupTemplate)).Execute(&conf, map[string]any{

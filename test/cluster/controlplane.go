@@ -1,0 +1,244 @@
+// Package cluster runs a real Kubernetes control plane for the end-to-end
+// tests: etcd and kube-apiserver (built from their modules by
+// hack/build-tools.sh) on 127.0.0.1, with token authentication, RBAC and a
+// self-signed serving certificate. Everything lives in a temporary
+// directory and is stopped and removed when the test ends.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/calico-vpp/calico-vpp/test/testutil"
+)
+
+// ServiceCIDR is the cluster's service range (inside 198.18.0.0/15).
+const ServiceCIDR = "198.19.240.0/20"
+
+// ToolsDir is where hack/build-tools.sh puts the binaries.
+func ToolsDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("CALICOVPP_TOOLS_BIN"); d != "" {
+		return d
+	}
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the module")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "tools", "bin")
+}
+
+// RequireTools skips a test when the tools are not built (make test builds
+// them; `bash hack/build-tools.sh` does it by hand).
+func RequireTools(t testing.TB, names ...string) string {
+	t.Helper()
+	dir := ToolsDir(t)
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Skipf("%s not built in %s: run hack/build-tools.sh (make test does)", n, dir)
+		}
+	}
+	return dir
+}
+
+// ControlPlane is a running etcd + kube-apiserver.
+type ControlPlane struct {
+	Dir        string
+	Server     string // https://127.0.0.1:port
+	Token      string // admin (system:masters) bearer token
+	Kubeconfig string
+	tools      string
+	procs      []*proc
+}
+
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	out    *testutil.SyncBuffer
+	exited chan error
+	group  errgroup.Group
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func (c *ControlPlane) start(t testing.TB, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(filepath.Join(c.tools, name), args...), out: &testutil.SyncBuffer{}, exited: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p.group.Go(func() error { p.exited <- p.cmd.Wait(); return nil })
+	c.procs = append(c.procs, p)
+	return p
+}
+
+// StartControlPlane starts etcd and kube-apiserver and waits until the
+// API answers.
+func StartControlPlane(t testing.TB) *ControlPlane {
+	t.Helper()
+	tools := RequireTools(t, "etcd", "kube-apiserver", "kubectl")
+	dir, err := os.MkdirTemp("", "cvcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &ControlPlane{Dir: dir, tools: tools}
+	t.Cleanup(func() {
+		c.stop()
+		if t.Failed() {
+			for _, p := range c.procs {
+				t.Logf("%s output (last 3000 bytes):\n%s", p.name, tail(p.out.String(), 3000))
+			}
+		}
+		_ = os.RemoveAll(dir)
+	})
+
+	clientPort, peerPort := freePort(t), freePort(t)
+	c.start(t, "etcd", "--name", "default", "--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", fmt.Sprintf("http://127.0.0.1:%d", clientPort),
+		"--advertise-client-urls", fmt.Sprintf("http://127.0.0.1:%d", clientPort),
+		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
+		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
+		"--initial-cluster", fmt.Sprintf("default=http://127.0.0.1:%d", peerPort),
+		"--unsafe-no-fsync", "--log-level", "warn")
+
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		t.Fatal(err)
+	}
+	c.Token = hex.EncodeToString(tok)
+	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(c.Token+`,admin,admin,"system:masters"`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeServiceAccountKey(dir); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	c.Server = fmt.Sprintf("https://127.0.0.1:%d", port)
+	c.start(t, "kube-apiserver",
+		"--etcd-servers", fmt.Sprintf("http://127.0.0.1:%d", clientPort),
+		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
+		"--cert-dir", filepath.Join(dir, "certs"),
+		"--token-auth-file", filepath.Join(dir, "tokens.csv"),
+		"--authorization-mode", "RBAC",
+		"--service-account-key-file", filepath.Join(dir, "sa.pub"),
+		"--service-account-signing-key-file", filepath.Join(dir, "sa.key"),
+		"--service-account-issuer", "https://kubernetes.default.svc",
+		"--service-cluster-ip-range", ServiceCIDR,
+		"--allow-privileged=true",
+		"--enable-priority-and-fairness=false",
+		"--v=1")
+
+	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: %s
+    insecure-skip-tls-verify: true
+users:
+- name: admin
+  user:
+    token: %s
+contexts:
+- name: local
+  context:
+    cluster: local
+    user: admin
+current-context: local
+`, c.Server, c.Token)
+	if err := os.WriteFile(c.Kubeconfig, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out, err := c.Kubectl("get", "--raw", "/readyz")
+		if err == nil && strings.TrimSpace(out) == "ok" {
+			return c
+		}
+		for _, p := range c.procs {
+			select {
+			case perr := <-p.exited:
+				p.exited <- perr
+				t.Fatalf("%s exited (%v):\n%s", p.name, perr, tail(p.out.String(), 3000))
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kube-apiserver not ready within 90s: %v %s", err, out)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// Kubectl runs kubectl against the control plane.
+func (c *ControlPlane) Kubectl(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(c.tools, "kubectl"), append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (c *ControlPlane) stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		p := c.procs[i]
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+		}
+		_ = p.group.Wait()
+	}
+}
+
+func writeServiceAccountKey(dir string) error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	pubDER, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	if err := os.WriteFile(filepath.Join(dir, "sa.key"), priv, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "sa.pub"), pub, 0o644)
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
