@@ -11,7 +11,7 @@ export CGO_ENABLED ?= 0
 BINARIES := vpp-manager calico-vpp-agent cni-plugin felix-proxy calivppctl
 TEST_BINARIES := fakevpp
 
-.PHONY: all build test test-unit bench lint images demo deps clean fuzz
+.PHONY: all build test test-unit bench lint images demo deps clean fuzz tools
 
 all: build
 
@@ -29,8 +29,15 @@ deps:
 # included when run as root). It installs missing system packages first.
 # Tests start fakevpp from bin/ (VPP_BINARY=/path/to/vpp runs them against
 # a real VPP 25.10 instead).
-test: deps lint bin/fakevpp
+test: deps lint bin/fakevpp tools
 	FAKEVPP_BINARY=$(CURDIR)/bin/fakevpp $(GO) test -count=1 -timeout 40m ./...
+
+# tools builds the real components the end-to-end tests run (etcd,
+# kube-apiserver, kube-controller-manager, kubectl, cnitool, host-local)
+# from their Go modules; about 15 minutes the first time on 2 cores, then
+# reused (test/tools/bin, and Go's build cache).
+tools:
+	@bash hack/build-tools.sh
 
 .PHONY: bin/fakevpp
 bin/fakevpp:

@@ -27,6 +27,7 @@ import (
 	"github.com/calico-vpp/calico-vpp/pkg/reconcile"
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
 	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
+	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
 
@@ -191,14 +192,22 @@ func TestAgentConvergesAndSurvivesVPPRestart(t *testing.T) {
 	}
 }
 
+// The agent binary against fakevpp and a real kube-apiserver with
+// Calico's CRDs: not ready until VPP runs and every input synced, ready
+// then, and a prompt exit on SIGTERM.
 func TestAgentProcessReadinessAndShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd and kube-apiserver")
+	}
+	cp := cluster.StartControlPlane(t)
+	cp.InstallCalico(t)
 	bin := filepath.Join(t.TempDir(), "calico-vpp-agent")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/calico-vpp/calico-vpp/cmd/calico-vpp-agent").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--health-listen", addr)
+	cmd := exec.Command(bin, "--health-listen", addr, "--kubeconfig", cp.Kubeconfig)
 	cmd.Env = append(os.Environ(), "NODENAME=node-a", "CALICOVPP_RUN_DIR="+dir, "CALICOVPP_STATE_DIR="+dir, "CALICOVPP_GRACEFUL_SHUTDOWN_TIMEOUT=5s")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -220,7 +229,10 @@ func TestAgentProcessReadinessAndShutdown(t *testing.T) {
 	waitProbe(t, addr, "/readiness", http.StatusServiceUnavailable)
 	inst := vpptest.Start(t, vpptest.Options{})
 	writeStatus(t, dir, vppstatus.Status{State: vppstatus.StateRunning, VPPPID: inst.PID(), APISocket: inst.APISocket})
-	waitProbe(t, addr, "/readiness", http.StatusOK)
+	body := waitProbe(t, addr, "/readiness", http.StatusOK)
+	if _, status := probe(addr, "/status"); !strings.Contains(status, `"kubernetes"`) || !strings.Contains(status, `"calico"`) {
+		t.Errorf("/status lacks the inputs: %s (readiness %q)", status, body)
+	}
 
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

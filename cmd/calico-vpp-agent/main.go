@@ -12,7 +12,15 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/projectcalico/calico/libcalico-go/lib/apiconfig"
+	"github.com/projectcalico/calico/libcalico-go/lib/backend"
+	bapi "github.com/projectcalico/calico/libcalico-go/lib/backend/api"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
 	agent "github.com/calico-vpp/calico-vpp/calico-vpp-agent"
+	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/inputs"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/metrics"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/vppconn"
 	"github.com/calico-vpp/calico-vpp/pkg/config"
@@ -29,6 +37,7 @@ func run() int {
 	flags := flag.NewFlagSet("calico-vpp-agent", flag.ContinueOnError)
 	healthAddr := flags.String("health-listen", "", "health endpoints address (default :<healthCheckPort>)")
 	runDir := flags.String("run-dir", "", "vpp-manager's run directory (overrides "+config.EnvRunDir+")")
+	kubeconfig := flags.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the Kubernetes API (default: in-cluster)")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	flags.Usage = func() {
 		fmt.Fprintf(flags.Output(), "Usage: calico-vpp-agent [flags]\n\nPrograms VPP for Calico on this node. It waits for vpp-manager to report\nVPP running, and re-applies everything after a VPP restart.\n\nFlags:\n")
@@ -88,11 +97,48 @@ func run() int {
 	}
 	rec = reconcile.New(recOpts)
 
-	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr})
+	k8s, calicoClient, err := clients(*kubeconfig)
+	if err != nil {
+		log.WithError(err).Error("cannot reach the Kubernetes API")
+		return 1
+	}
+	for _, in := range []string{inputs.InputServices, inputs.InputEndpointSlices, inputs.InputNodes, inputs.InputCalico} {
+		rec.AddInput(in)
+	}
+	kin := inputs.NewKubernetes(k8s, 0, rec.InputSynced, logging.Component(logger, "kubernetes"))
+	cin := inputs.NewCalico(calicoClient, cfg.NodeName, false, func() { rec.InputSynced(inputs.InputCalico) }, logging.Component(logger, "calico"))
+
+	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr}, kin, cin)
 	if err := a.Run(ctx); err != nil {
 		log.WithError(err).Error("agent failed")
 		return 1
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// clients builds the Kubernetes and Calico (Kubernetes datastore) clients
+// from a kubeconfig, or from the in-cluster service account.
+func clients(kubeconfig string) (kubernetes.Interface, bapi.Client, error) {
+	var restCfg *rest.Config
+	var err error
+	if kubeconfig != "" {
+		restCfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		restCfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client configuration (set --kubeconfig or KUBECONFIG outside a cluster): %w", err)
+	}
+	k8s, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	calicoClient, err := backend.NewClient(apiconfig.CalicoAPIConfig{Spec: apiconfig.CalicoAPIConfigSpec{
+		DatastoreType: apiconfig.Kubernetes, KubeConfig: apiconfig.KubeConfig{Kubeconfig: kubeconfig},
+	}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("calico datastore client: %w", err)
+	}
+	return k8s, calicoClient, nil
 }

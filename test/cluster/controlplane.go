@@ -242,3 +242,109 @@ func tail(s string, n int) string {
 	}
 	return s[len(s)-n:]
 }
+
+// Apply applies manifests (kubectl apply -f -).
+func (c *ControlPlane) Apply(t testing.TB, manifests string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(c.tools, "kubectl"), "--kubeconfig", c.Kubeconfig, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(manifests)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s\n---\n%s", err, out, manifests)
+	}
+}
+
+// CalicoModuleDir is where the Go module cache holds the Calico module
+// (its CRDs are read from there, not copied).
+func CalicoModuleDir(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/projectcalico/calico")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Fatalf("locate the Calico module: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// InstallCalico installs Calico's CRDs and the ClusterInformation that
+// marks the datastore ready, as the Calico operator would.
+func (c *ControlPlane) InstallCalico(t testing.TB) {
+	t.Helper()
+	crds := filepath.Join(CalicoModuleDir(t), "libcalico-go", "config", "crd")
+	if out, err := c.Kubectl("apply", "--server-side", "-f", crds); err != nil {
+		t.Fatalf("install Calico CRDs: %v\n%s", err, out)
+	}
+	if out, err := c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/ippools.crd.projectcalico.org", "crd/clusterinformations.crd.projectcalico.org"); err != nil {
+		t.Fatalf("CRDs not established: %v\n%s", err, out)
+	}
+	c.Apply(t, `apiVersion: crd.projectcalico.org/v1
+kind: ClusterInformation
+metadata:
+  name: default
+spec:
+  datastoreReady: true
+`)
+}
+
+// ServiceAccountKubeconfig creates a ServiceAccount bound to a ClusterRole
+// with rules (YAML list) and returns a kubeconfig using its token: what
+// runs with it has exactly those permissions.
+func (c *ControlPlane) ServiceAccountKubeconfig(t testing.TB, name, rulesYAML string) string {
+	t.Helper()
+	c.Apply(t, fmt.Sprintf(`apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: %[1]s
+  namespace: default
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: %[1]s
+rules:
+%[2]s
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: %[1]s
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: %[1]s
+subjects:
+- kind: ServiceAccount
+  name: %[1]s
+  namespace: default
+`, name, rulesYAML))
+	token, err := c.Kubectl("create", "token", name, "-n", "default", "--duration", "1h")
+	if err != nil {
+		t.Fatalf("token for %s: %v\n%s", name, err, token)
+	}
+	path := filepath.Join(c.Dir, name+".kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: %s
+    insecure-skip-tls-verify: true
+users:
+- name: %s
+  user:
+    token: %s
+contexts:
+- name: local
+  context:
+    cluster: local
+    user: %s
+current-context: local
+`, c.Server, name, strings.TrimSpace(token), name)
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
