@@ -11,7 +11,7 @@ export CGO_ENABLED ?= 0
 BINARIES := vpp-manager calico-vpp-agent cni-plugin felix-proxy calivppctl
 TEST_BINARIES := fakevpp
 
-.PHONY: all build test test-unit bench lint images demo deps clean fuzz tools
+.PHONY: all build test test-unit bench lint images demo deps clean fuzz tools yaml
 
 all: build
 
@@ -38,6 +38,11 @@ test: deps lint bin/fakevpp tools
 # reused (test/tools/bin, and Go's build cache).
 tools:
 	@bash hack/build-tools.sh
+
+# yaml regenerates yaml/base/configmap.yaml and yaml/generated/*.yaml (a
+# test fails when they are out of date).
+yaml: tools
+	bash hack/gen-yaml.sh
 
 .PHONY: bin/fakevpp
 bin/fakevpp:

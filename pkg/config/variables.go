@@ -48,7 +48,7 @@ const (
 func Variables() []Variable {
 	return []Variable{
 		{EnvNodeName, "", "Kubernetes node name of this node (required; set from spec.nodeName by the DaemonSet)."},
-		{EnvConfigTemplate, "", "VPP startup.conf template. Placeholders: __PCI_DEVICE_ID__, __PCI_DEVICE_ID_n__, __VPP_DATAPLANE_IF__, __VPP_DATAPLANE_IF_n__, __NODE_ANNOTATION:key__. Empty: vpp-manager's built-in template."},
+		{EnvConfigTemplate, "", "VPP startup.conf template. Placeholders: __PCI_DEVICE_ID__, __PCI_DEVICE_ID_n__, __VPP_DATAPLANE_IF__, __VPP_DATAPLANE_IF_n__, __NODE_ANNOTATION:key__, __RUN_DIR__, __API_SOCKET__, __STARTUP_EXEC__. Empty: vpp-manager's built-in template."},
 		{EnvConfigExecTemplate, "", "VPP CLI commands written to startup.exec and run by VPP at start."},
 		{EnvInterfaces, `{"defaultPodIfSpec":{"rx":1,"tx":1,"rxqsz":1024,"txqsz":1024,"isl3":true,"rxMode":"adaptive"},"maxPodIfSpec":{"rx":16,"tx":16,"rxqsz":4096,"txqsz":4096},"vppHostTapSpec":{"rx":1,"tx":1,"rxqsz":1024,"txqsz":1024,"isl3":false,"rxMode":"adaptive","interconnect":"auto"},"uplinkInterfaces":[]}`,
 			"JSON: pod interface defaults and limits, the host tap (vpptap0) spec and the uplinks VPP takes over (interfaceName, vppDriver af_packet|af_xdp|dpdk|avf|virtio or empty for auto, newDriver, isMain, mtu, rx, tx, rxqsz, txqsz, rxMode, annotations). interconnect: auto|vhost|veth (veth + AF_PACKET when /dev/vhost-net is absent)."},
