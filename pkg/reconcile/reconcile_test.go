@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"io"
 	"maps"
 	"sort"
@@ -309,7 +310,9 @@ func TestRunCoalescesAndResyncs(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	var g errgroup.Group
+	defer func() { _ = g.Wait() }()
+	g.Go(func() error { done <- r.Run(ctx); return nil })
 	waitFor(t, func() bool { return routes.count("create") == 50 && metrics.count() == 1 })
 	if routes.count("dump") != 1 {
 		t.Errorf("%d dumps for the first sync, want 1", routes.count("dump"))

@@ -7,6 +7,7 @@ package vpplink_test
 import (
 	"context"
 	"errors"
+	"golang.org/x/sync/errgroup"
 	"net"
 	"net/netip"
 	"slices"
@@ -614,7 +615,12 @@ func TestInterfaceEvents(t *testing.T) {
 	defer cancel()
 	events := make(chan vpplink.InterfaceEvent, 16)
 	watchErr := make(chan error, 1)
-	go func() { watchErr <- v.WatchInterfaceEvents(ctx, func(e vpplink.InterfaceEvent) { events <- e }) }()
+	var g errgroup.Group
+	defer func() { _ = g.Wait() }()
+	g.Go(func() error {
+		watchErr <- v.WatchInterfaceEvents(ctx, func(e vpplink.InterfaceEvent) { events <- e })
+		return nil
+	})
 	// The subscription is in place once VPP has answered want_interface_events;
 	// retry the trigger until an event for it arrives.
 	tun := newIPIP(t, v, "198.18.0.1", "198.18.0.2")

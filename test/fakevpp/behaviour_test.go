@@ -7,6 +7,7 @@ package fakevpp_test
 import (
 	"context"
 	"errors"
+	"golang.org/x/sync/errgroup"
 	"io"
 	"net"
 	"net/netip"
@@ -220,13 +221,19 @@ func TestConnectWaitsForVPP(t *testing.T) {
 		err error
 	}
 	connected := make(chan result, 1)
-	go func() {
+	var g errgroup.Group
+	defer func() { _ = g.Wait() }()
+	g.Go(func() error {
 		v, err := vpplink.Connect(c, socket, quiet.WithField("c", "test"), vpplink.ConnectOptions{RetryInterval: 20 * time.Millisecond})
 		connected <- result{v, err}
-	}()
+		return nil
+	})
 	time.Sleep(200 * time.Millisecond) // VPP starts late
 	served := make(chan error, 1)
-	go func() { served <- fakevpp.NewServer(engine, socket, quiet.WithField("c", "server")).Serve(c) }()
+	g.Go(func() error {
+		served <- fakevpp.NewServer(engine, socket, quiet.WithField("c", "server")).Serve(c)
+		return nil
+	})
 	r := <-connected
 	if r.err != nil {
 		t.Fatalf("Connect: %v", r.err)
