@@ -6,19 +6,20 @@ package vppconn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/calico-vpp/calico-vpp/pkg/reconcile"
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
 	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
 )
 
-// ErrNotConnected is returned (wrapped) by Get while VPP is away.
-var ErrNotConnected = errors.New("not connected to VPP")
+// ErrNotConnected is returned (wrapped) by Get while VPP is away. It wraps
+// reconcile.ErrUnavailable, so the reconciler waits instead of failing.
+var ErrNotConnected = fmt.Errorf("not connected to VPP: %w", reconcile.ErrUnavailable)
 
 // Options configure a Holder.
 type Options struct {
@@ -83,12 +84,14 @@ func (h *Holder) VPPStatus() vppstatus.Status {
 	return h.status
 }
 
-// Run connects, and reconnects after every loss, until ctx ends.
+// Run connects, and reconnects after every loss, until ctx ends. A lost
+// connection is retried whether VPP restarted or only stalled; failures
+// back off up to 5s.
 func (h *Holder) Run(ctx context.Context) error {
 	log := h.opts.Log
-	lastPID := 0
+	backoff := h.opts.Poll
 	for {
-		status, err := h.waitRunning(ctx, lastPID)
+		status, err := h.waitRunning(ctx)
 		if err != nil {
 			return nil // ctx ended
 		}
@@ -96,18 +99,28 @@ func (h *Holder) Run(ctx context.Context) error {
 		if socket == "" {
 			socket = h.opts.APISocket
 		}
-		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		// Short attempts: the status (and the socket) may change meanwhile.
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		v, err := vpplink.Connect(cctx, socket, log.WithField("component", "vpplink"), vpplink.ConnectOptions{})
 		cancel()
 		if ctx.Err() != nil {
+			if v != nil {
+				v.Close()
+			}
 			return nil
 		}
 		if err != nil {
 			h.setErr(err)
-			log.WithError(err).Warn("cannot connect to VPP, retrying")
+			log.WithError(err).WithField("retryIn", backoff).Warn("cannot connect to VPP, retrying")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
-		lastPID = status.VPPPID
+		backoff = h.opts.Poll
 		h.mu.Lock()
 		h.vpp, h.status, h.lastErr = v, status, nil
 		h.mu.Unlock()
@@ -134,12 +147,11 @@ func (h *Holder) setErr(err error) {
 	h.mu.Unlock()
 }
 
-// waitRunning polls vpp-manager's status until it reports a running VPP
-// other than the one (PID) that was just lost.
-func (h *Holder) waitRunning(ctx context.Context, notPID int) (vppstatus.Status, error) {
+// waitRunning polls vpp-manager's status until it reports VPP running.
+func (h *Holder) waitRunning(ctx context.Context) (vppstatus.Status, error) {
 	for {
 		st, err := vppstatus.Read(h.opts.StatusFile)
-		if err == nil && st.State == vppstatus.StateRunning && st.VPPPID != notPID {
+		if err == nil && st.State == vppstatus.StateRunning {
 			return st, nil
 		}
 		if err != nil {

@@ -68,7 +68,9 @@ func (r *Routes) Name() string { return "routes" }
 // Phase implements reconcile.Kind.
 func (r *Routes) Phase() reconcile.Phase { return reconcile.PhaseRoutes }
 
-// Dump returns the journal's routes that VPP has.
+// Dump returns the journal's routes that VPP has, and forgets the ones VPP
+// no longer has (after a VPP restart): a route someone else creates later
+// under the same key must not look like ours.
 func (r *Routes) Dump(ctx context.Context) (map[RouteKey]vpplink.Route, error) {
 	v, err := r.vpp.Get()
 	if err != nil {
@@ -79,6 +81,7 @@ func (r *Routes) Dump(ctx context.Context) (map[RouteKey]vpplink.Route, error) {
 		return nil, err
 	}
 	out := map[RouteKey]vpplink.Route{}
+	seen := map[string]bool{}
 	for _, t := range tables {
 		routes, err := v.Routes(ctx, t)
 		if err != nil {
@@ -88,7 +91,13 @@ func (r *Routes) Dump(ctx context.Context) (map[RouteKey]vpplink.Route, error) {
 			k := RouteKey{Table: rt.Table, Prefix: rt.Prefix}
 			if r.journal.Has(k.String()) {
 				out[k] = rt
+				seen[k.String()] = true
 			}
+		}
+	}
+	for _, k := range r.journal.Keys() {
+		if !seen[k] {
+			r.journal.Remove(k)
 		}
 	}
 	return out, nil

@@ -82,6 +82,17 @@ func (j *Journal) Has(key string) bool {
 	return j.keys[key]
 }
 
+// Keys returns the recorded keys.
+func (j *Journal) Keys() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]string, 0, len(j.keys))
+	for k := range j.keys {
+		out = append(out, k)
+	}
+	return out
+}
+
 // Len is the number of keys.
 func (j *Journal) Len() int {
 	j.mu.Lock()

@@ -55,6 +55,11 @@ type Kind[K comparable, O any] interface {
 	Equal(desired, actual O) bool
 }
 
+// ErrUnavailable is wrapped by Kinds' errors when VPP is not reachable:
+// the sync stops without marking anything failed (no backoff builds up
+// while VPP restarts) and is retried.
+var ErrUnavailable = errors.New("VPP unavailable")
+
 // Flusher is implemented by kinds that batch bookkeeping (a journal of
 // what they created): Flush runs at the end of every sync.
 type Flusher interface {
@@ -123,8 +128,9 @@ type runner interface {
 	name() string
 	phase() Phase
 	dump(ctx context.Context) error
-	applyCreates(ctx context.Context, now time.Time) (failed int, next time.Duration)
-	applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int)
+	applyCreates(ctx context.Context, now time.Time) (failed int, next time.Duration, unavailable error)
+	applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int, unavailable error)
+	resetBackoff()
 	report(m Metrics)
 	statuses() map[string]ObjectStatus
 	flush(ctx context.Context) error
@@ -138,7 +144,9 @@ type Reconciler struct {
 	runners []runner
 	inputs  map[string]bool // input -> synced
 	trigger chan struct{}
-	resync  bool // dump VPP before the next sync
+	resync  uint64 // generation of resync requests; dumped is the last served
+	dumped  uint64
+	syncMu  sync.Mutex // one Sync at a time
 }
 
 // New returns a reconciler; register kinds with NewTable before Run.
@@ -162,7 +170,7 @@ func New(opts Options) *Reconciler {
 		l := logrus.New()
 		opts.Log = l.WithField("component", "reconciler")
 	}
-	return &Reconciler{opts: opts, inputs: map[string]bool{}, trigger: make(chan struct{}, 1), resync: true}
+	return &Reconciler{opts: opts, inputs: map[string]bool{}, trigger: make(chan struct{}, 1), resync: 1}
 }
 
 // NewTable registers a kind and returns the table its manager writes
@@ -219,11 +227,15 @@ func (r *Reconciler) Trigger() {
 }
 
 // Resync makes the next sync dump VPP again (after a reconnection, when
-// VPP may have lost or kept anything).
+// VPP may have lost or kept anything) and retries failed objects at once.
 func (r *Reconciler) Resync() {
 	r.mu.Lock()
-	r.resync = true
+	r.resync++
+	runners := append([]runner(nil), r.runners...)
 	r.mu.Unlock()
+	for _, t := range runners {
+		t.resetBackoff()
+	}
 	r.Trigger()
 }
 
@@ -242,10 +254,13 @@ func (r *Reconciler) Status() map[string]map[string]ObjectStatus {
 // Sync runs one reconciliation pass and returns the failures, if any. It
 // returns how long until failed objects should be retried (0: none).
 func (r *Reconciler) Sync(ctx context.Context) (retryIn time.Duration, err error) {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
 	start := r.opts.Clock.Now()
 	r.mu.Lock()
 	runners := append([]runner(nil), r.runners...)
-	resync := r.resync
+	generation := r.resync
+	resync := generation != r.dumped
 	prune := r.allSyncedLocked()
 	r.mu.Unlock()
 
@@ -263,20 +278,28 @@ func (r *Reconciler) Sync(ctx context.Context) (retryIn time.Duration, err error
 				return r.opts.RetryBase, fmt.Errorf("dump %s: %w", t.name(), err)
 			}
 		}
+		// A Resync requested during the dump keeps its own generation.
 		r.mu.Lock()
-		r.resync = false
+		r.dumped = generation
 		r.mu.Unlock()
 	}
 	failed := 0
 	for _, t := range runners {
-		n, next := t.applyCreates(ctx, start)
+		n, next, err := t.applyCreates(ctx, start)
+		if err != nil {
+			return r.opts.RetryBase, err
+		}
 		failed += n
 		if next > 0 && (retryIn == 0 || next < retryIn) {
 			retryIn = next
 		}
 	}
 	for i := len(runners) - 1; i >= 0; i-- {
-		failed += runners[i].applyDeletes(ctx, start, prune)
+		n, err := runners[i].applyDeletes(ctx, start, prune)
+		if err != nil {
+			return r.opts.RetryBase, err
+		}
+		failed += n
 	}
 	var flushErrs []error
 	for _, t := range runners {
@@ -312,7 +335,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-periodic:
 			periodic = clock.After(r.opts.MaxInterval)
 			r.mu.Lock()
-			r.resync = true
+			r.resync++
 			r.mu.Unlock()
 		}
 		if wait := r.opts.MinInterval - clock.Now().Sub(last); !last.IsZero() && wait > 0 {
@@ -350,12 +373,26 @@ type Table[K comparable, O any] struct {
 // Set declares that key should exist as obj.
 func (t *Table[K, O]) Set(key K, obj O) {
 	t.mu.Lock()
+	prev, had := t.desired[key]
 	t.desired[key] = obj
-	if s, ok := t.status[key]; !ok || s.State != StateApplied || t.actual == nil || !t.kind.Equal(obj, t.actual[key]) {
+	// A changed object starts over; an unchanged one keeps its status (and
+	// backoff, if it keeps failing).
+	if _, ok := t.status[key]; !ok || !had || !t.kind.Equal(obj, prev) {
 		t.status[key] = &ObjectStatus{State: StatePending}
 	}
 	t.mu.Unlock()
 	t.notify()
+}
+
+func (t *Table[K, O]) resetBackoff() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.status {
+		if s.State == StateFailed {
+			s.Attempts = 0
+			s.Since = time.Time{}
+		}
+	}
 }
 
 // Delete declares that key should not exist.
@@ -421,7 +458,7 @@ type change[K comparable, O any] struct {
 	exists          bool
 }
 
-func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed int, retryIn time.Duration) {
+func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed int, retryIn time.Duration, unavailable error) {
 	t.mu.Lock()
 	var todo []change[K, O]
 	for k, d := range t.desired {
@@ -456,7 +493,19 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 		if t.r.opts.Metrics != nil {
 			t.r.opts.Metrics.Calls(t.kind.Name(), op, 1)
 		}
+		if errors.Is(err, ErrUnavailable) {
+			return failed, retryIn, fmt.Errorf("%s %s: %w", op, t.format(c.key), err)
+		}
 		t.mu.Lock()
+		// The manager may have changed its mind while VPP worked: record the
+		// outcome only for a key still wanted as it was.
+		if d, still := t.desired[c.key]; !still || !t.kind.Equal(d, c.desired) {
+			if err == nil {
+				t.actual[c.key] = got
+			}
+			t.mu.Unlock()
+			continue
+		}
 		if err != nil {
 			failed++
 			t.markLocked(c.key, StateFailed, err, now)
@@ -472,12 +521,12 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 		}
 		t.mu.Unlock()
 	}
-	return failed, retryIn
+	return failed, retryIn, nil
 }
 
-func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int) {
+func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int, unavailable error) {
 	if !prune {
-		return 0
+		return 0, nil
 	}
 	t.mu.Lock()
 	var todo []change[K, O]
@@ -492,6 +541,15 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		if t.r.opts.Metrics != nil {
 			t.r.opts.Metrics.Calls(t.kind.Name(), "delete", 1)
 		}
+		if errors.Is(err, ErrUnavailable) {
+			return failed, fmt.Errorf("delete %s: %w", t.format(c.key), err)
+		}
+		if errors.Is(err, ErrNotOwned) {
+			t.mu.Lock()
+			delete(t.actual, c.key) // not ours after all: forget it
+			t.mu.Unlock()
+			continue
+		}
 		if err != nil {
 			failed++
 			t.r.opts.Log.WithError(err).WithFields(logrus.Fields{"kind": t.kind.Name(), "key": t.format(c.key)}).Warn("delete failed")
@@ -501,7 +559,7 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		delete(t.actual, c.key)
 		t.mu.Unlock()
 	}
-	return failed
+	return failed, nil
 }
 
 // backoff doubles per attempt from RetryBase up to RetryMax.

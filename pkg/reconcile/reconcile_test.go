@@ -424,3 +424,79 @@ func (c *fakeClock) Advance(d time.Duration) {
 	}
 	c.waiters = kept
 }
+
+func TestReviewedEdgeCases(t *testing.T) {
+	t.Run("unavailable VPP marks nothing failed", func(t *testing.T) {
+		var log []string
+		routes := newFake("routes", PhaseRoutes, &log)
+		routes.fail["a"] = fmt.Errorf("not connected: %w", ErrUnavailable)
+		r := New(Options{Log: quiet(), Clock: newFakeClock()})
+		tb := NewTable[string, string](r, routes, func(s string) string { return s })
+		tb.Set("a", "1")
+		if _, err := r.Sync(context.Background()); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrUnavailable", err)
+		}
+		if st := r.Status()["routes"]["a"]; st.State != StatePending || st.Attempts != 0 {
+			t.Errorf("status = %+v, want still pending", st)
+		}
+	})
+	t.Run("resync retries failed objects at once", func(t *testing.T) {
+		var log []string
+		routes := newFake("routes", PhaseRoutes, &log)
+		routes.fail["a"] = errors.New("boom")
+		clock := newFakeClock()
+		r := New(Options{Log: quiet(), Clock: clock, RetryBase: time.Minute})
+		tb := NewTable[string, string](r, routes, func(s string) string { return s })
+		tb.Set("a", "1")
+		_, _ = r.Sync(context.Background())
+		delete(routes.fail, "a")
+		r.Resync()
+		if _, err := r.Sync(context.Background()); err != nil || routes.objects["a"] != "1" {
+			t.Errorf("after Resync: err %v, objects %v", err, routes.objects)
+		}
+	})
+	t.Run("re-setting an unchanged failing object keeps its backoff", func(t *testing.T) {
+		var log []string
+		routes := newFake("routes", PhaseRoutes, &log)
+		routes.fail["a"] = errors.New("boom")
+		r := New(Options{Log: quiet(), Clock: newFakeClock(), RetryBase: time.Minute})
+		tb := NewTable[string, string](r, routes, func(s string) string { return s })
+		tb.Set("a", "1")
+		_, _ = r.Sync(context.Background())
+		for range 5 {
+			tb.Set("a", "1")
+			_, _ = r.Sync(context.Background())
+		}
+		if n := routes.count("create"); n != 1 {
+			t.Errorf("%d create attempts, want 1 within the backoff", n)
+		}
+	})
+	t.Run("a resync asked for during a dump is kept", func(t *testing.T) {
+		var log []string
+		routes := newFake("routes", PhaseRoutes, &log)
+		r := New(Options{Log: quiet(), Clock: newFakeClock()})
+		hook := &resyncDuringDump{fakeVPP: routes, r: r}
+		NewTable[string, string](r, hook, func(s string) string { return s })
+		_, _ = r.Sync(context.Background()) // dumps, and asks for a resync meanwhile
+		_, _ = r.Sync(context.Background())
+		if n := routes.count("dump"); n != 2 {
+			t.Errorf("%d dumps, want 2", n)
+		}
+	})
+}
+
+// resyncDuringDump calls Resync from inside its first Dump, as a reconnect
+// racing a sync would.
+type resyncDuringDump struct {
+	*fakeVPP
+	r    *Reconciler
+	done bool
+}
+
+func (k *resyncDuringDump) Dump(ctx context.Context) (map[string]string, error) {
+	if !k.done {
+		k.done = true
+		k.r.Resync()
+	}
+	return k.fakeVPP.Dump(ctx)
+}
