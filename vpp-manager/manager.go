@@ -129,6 +129,8 @@ func (m *Manager) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer func() {
+		// Teardown runs even when ctx has ended: it is what restores Linux.
+		ctx := context.WithoutCancel(ctx)
 		if tdErr := m.teardown(ctx, s, states); tdErr != nil {
 			err = errors.Join(err, tdErr)
 		}
@@ -161,31 +163,71 @@ func (m *Manager) Run(ctx context.Context) (err error) {
 		}
 		if d := candidates[i][0]; d.InStartupConf() {
 			a := &attached{state: &states[i], spec: specs[i], driver: d}
+			// Registered first: a half-done preparation is released too.
+			s.prepared = append(s.prepared, a)
 			if err := d.PrepareLinux(s.env, a.state, a.spec); err != nil {
 				return fmt.Errorf("prepare uplink %s for %s: %w", a.state.Name, d.Name(), err)
 			}
-			s.prepared = append(s.prepared, a)
 		}
 	}
 	if err := m.writeStartupConf(states, candidates); err != nil {
 		return err
 	}
 	runHook(ctx, m.log, "BEFORE_VPP_RUN", m.cfg.Hooks.BeforeVPPRun, nil)
-	if err := m.startVPP(ctx, s); err != nil {
-		return err
-	}
-	for i := range states {
-		if err := m.attachUplink(ctx, s, &states[i], specs[i], candidates[i]); err != nil {
-			return err
+	if err := m.takeover(ctx, s, states, candidates); err != nil {
+		if s.stopAsked {
+			m.log.WithError(err).Info("asked to stop during start-up: giving Linux its uplink back")
+			return nil
 		}
-	}
-	if err := m.connectHost(ctx, s, states[0]); err != nil {
 		return err
 	}
 	m.status(m.runningStatus(s))
 	runHook(ctx, m.log, "VPP_RUNNING", m.cfg.Hooks.VPPRunning, []string{"VPP_PID=" + strconv.Itoa(s.cmd.Process.Pid)})
 	m.log.WithField("pid", s.cmd.Process.Pid).Info("VPP running, uplink taken over")
 	return m.supervise(ctx, s)
+}
+
+// takeover starts VPP and gives it the uplinks. A SIGTERM or SIGINT that
+// arrives meanwhile cancels it (the deferred teardown then restores Linux
+// well within the kubelet's grace period).
+func (m *Manager) takeover(ctx context.Context, s *session, states []linuxstate.Uplink, candidates [][]uplink.Driver) error {
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	var watcher errgroup.Group
+	watcher.Go(func() error {
+		for {
+			select {
+			case <-done:
+				return nil
+			case sig := <-m.deps.Signals:
+				if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+					m.log.WithField("signal", sig).Info("stop requested during start-up")
+					s.stopAsked = true
+					cancel()
+					return nil
+				}
+				m.log.WithField("signal", sig).Info("signal ignored: VPP is not running yet")
+			}
+		}
+	})
+	err := m.takeoverSteps(tctx, s, states, candidates)
+	close(done)
+	_ = watcher.Wait()
+	return err
+}
+
+func (m *Manager) takeoverSteps(ctx context.Context, s *session, states []linuxstate.Uplink, candidates [][]uplink.Driver) error {
+	if err := m.startVPP(ctx, s); err != nil {
+		return err
+	}
+	specs := m.cfg.Interfaces.UplinkInterfaces
+	for i := range states {
+		if err := m.attachUplink(ctx, s, &states[i], specs[i], candidates[i]); err != nil {
+			return err
+		}
+	}
+	return m.connectHost(ctx, s, states[0])
 }
 
 // capture reads every configured uplink, the main one first.
@@ -243,7 +285,11 @@ func (m *Manager) writeStartupConf(states []linuxstate.Uplink, candidates [][]up
 // connects to its API.
 func (m *Manager) startVPP(ctx context.Context, s *session) error {
 	if sleep := m.cfg.Initial.VppStartupSleepSeconds; sleep > 0 {
-		time.Sleep(time.Duration(sleep) * time.Second)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(sleep) * time.Second):
+		}
 	}
 	_ = os.Remove(m.cfg.Paths.VPPAPISocket)
 	s.cmd = exec.Command(m.cfg.Paths.VPPBinary, "-c", m.cfg.Paths.VPPStartupConf)
@@ -292,23 +338,33 @@ func (m *Manager) attachUplink(ctx context.Context, s *session, u *linuxstate.Up
 	for _, d := range candidates {
 		a := &attached{state: u, spec: spec, driver: d}
 		log := m.log.WithFields(logrus.Fields{"uplink": u.Name, "driver": d.Name()})
+		// giveBack releases a failed driver's preparation before the next
+		// is tried; it stays registered (for teardown) until that worked.
+		giveBack := func() error {
+			if err := d.Release(s.env, u); err != nil {
+				return fmt.Errorf("give uplink %s back after %s failed: %w", u.Name, d.Name(), err)
+			}
+			s.prepared = s.prepared[:len(s.prepared)-1]
+			return nil
+		}
 		if !d.InStartupConf() {
+			s.prepared = append(s.prepared, a)
 			if err := d.PrepareLinux(s.env, u, spec); err != nil {
 				errs = append(errs, fmt.Errorf("%s: prepare: %w", d.Name(), err))
 				log.WithError(err).Warn("driver failed, trying the next")
-				_ = d.Release(s.env, u)
+				if err := giveBack(); err != nil {
+					return err
+				}
 				continue
 			}
-			s.prepared = append(s.prepared, a)
 		}
 		idx, err := d.Attach(ctx, s.env, s.vpp, u, spec)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.Name(), err))
 			log.WithError(err).Warn("driver failed, trying the next")
 			if !d.InStartupConf() {
-				s.prepared = s.prepared[:len(s.prepared)-1]
-				if err := d.Release(s.env, u); err != nil {
-					return fmt.Errorf("give uplink %s back after %s failed: %w", u.Name, d.Name(), err)
+				if err := giveBack(); err != nil {
+					return err
 				}
 			}
 			continue
@@ -556,8 +612,12 @@ func (m *Manager) teardown(ctx context.Context, s *session, states []linuxstate.
 	if s.vppNS.IsOpen() {
 		s.vppNS.Close()
 	}
-	if err := nsutil.DeleteNamed(m.cfg.Paths.VPPNetns); err != nil {
-		errs = append(errs, err)
+	if len(errs) == 0 {
+		// Only once the uplink is surely out of it (else the next start
+		// recovers it from there).
+		if err := nsutil.DeleteNamed(m.cfg.Paths.VPPNetns); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) == 0 {
 		if err := os.Remove(m.cfg.UplinkSavePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -580,33 +640,40 @@ func (m *Manager) recover(ctx context.Context, s *session) error {
 		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil && isVPP(pid, m.cfg.Paths.VPPBinary) {
 			m.log.WithField("pid", pid).Warn("VPP of the previous run still runs: killing it")
 			_ = p.Kill()
-			time.Sleep(200 * time.Millisecond)
+			// It must be gone (vfio, hugepages released) before we touch the uplink.
+			for deadline := time.Now().Add(10 * time.Second); p.Signal(syscall.Signal(0)) == nil && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 	}
 	var errs []error
 	if err := hostif.Remove(s.host, m.cfg.HostTapName); err != nil {
 		errs = append(errs, err)
 	}
-	vppNS, err := netns.GetFromName(m.cfg.Paths.VPPNetns)
-	if err == nil {
-		env := &uplink.Env{Host: s.host, HostNS: s.hostNS, VPPNS: vppNS, FS: m.deps.FS, PCI: uplink.PCI{FS: m.deps.FS}, Log: m.log}
-		for i := range saved {
-			if err := uplink.ReleaseAny(env, &saved[i]); err != nil {
-				errs = append(errs, err)
-			}
+	// Give the uplink back whatever happened: from VPP's namespace if it
+	// still exists, and to its kernel driver in any case.
+	env := &uplink.Env{Host: s.host, HostNS: s.hostNS, VPPNS: netns.None(), FS: m.deps.FS, PCI: uplink.PCI{FS: m.deps.FS}, Log: m.log}
+	if vppNS, err := netns.GetFromName(m.cfg.Paths.VPPNetns); err == nil {
+		env.VPPNS = vppNS
+		defer vppNS.Close()
+	}
+	for i := range saved {
+		if err := uplink.ReleaseAny(env, &saved[i]); err != nil {
+			errs = append(errs, err)
 		}
-		vppNS.Close()
 	}
 	for i := range saved {
 		if err := linuxstate.Restore(s.host, &saved[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := nsutil.DeleteNamed(m.cfg.Paths.VPPNetns); err != nil {
-		errs = append(errs, err)
-	}
 	if len(errs) > 0 {
+		// Keep VPP's namespace (the uplink may still be in it) and the
+		// saved state for the next attempt.
 		return errors.Join(errs...)
+	}
+	if err := nsutil.DeleteNamed(m.cfg.Paths.VPPNetns); err != nil {
+		return err
 	}
 	return os.Remove(m.cfg.UplinkSavePath())
 }

@@ -536,3 +536,27 @@ func TestHostReachesRouterThroughVPP(t *testing.T) {
 		}
 	}
 }
+
+// A stop requested while vpp-manager is still taking over is honoured at
+// once (not after the start-up finishes): Linux is restored, exit 0.
+func TestStopDuringStartUp(t *testing.T) {
+	bin := buildManager(t)
+	n := newNode(t, true, true)
+	env := append(n.env("af_packet", "veth", ""), `CALICOVPP_INITIAL_CONFIG={"vppStartupSleepSeconds":60}`)
+	p := n.start(bin, env)
+	n.waitStatus(p, vppmanager.StateStarting)
+	// The uplink is saved before anything is touched; wait until the
+	// manager is in its start-up sleep.
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 20*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM during start-up: %v\n%s", err, p.out.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stopping took %s", d)
+	}
+	n.checkRestored()
+}

@@ -12,27 +12,34 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sync/errgroup"
 )
 
-// Do runs fn with the calling goroutine's thread in ns.
+// Do runs fn on a locked OS thread switched into ns, in a goroutine of its
+// own: should switching back fail, that goroutine exits still locked and Go
+// discards the thread, so nothing else ever runs in the wrong namespace.
 func Do(ns netns.NsHandle, fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return fmt.Errorf("get current netns: %w", err)
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		return fmt.Errorf("enter netns: %w", err)
-	}
-	fnErr := fn()
-	if err := netns.Set(orig); err != nil {
-		// The thread is unusable: keep it locked so Go discards it.
+	var g errgroup.Group
+	g.Go(func() error {
 		runtime.LockOSThread()
-		return errors.Join(fnErr, fmt.Errorf("return to original netns: %w", err))
-	}
-	return fnErr
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			return fmt.Errorf("get current netns: %w", err)
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread()
+			return fmt.Errorf("enter netns: %w", err)
+		}
+		fnErr := fn()
+		if err := netns.Set(orig); err != nil {
+			return errors.Join(fnErr, fmt.Errorf("return to original netns: %w", err)) // thread discarded
+		}
+		runtime.UnlockOSThread()
+		return fnErr
+	})
+	return g.Wait()
 }
 
 // Start starts cmd with its network namespace set to ns (the child
@@ -47,19 +54,23 @@ func EnsureNamed(name string) (ns netns.NsHandle, created bool, err error) {
 	if h, err := netns.GetFromName(name); err == nil {
 		return h, false, nil
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
+	// NewNamed switches the calling thread into the new namespace: do it on
+	// a thread of its own, switched back (or discarded) by Do's rules.
+	current, err := netns.Get()
 	if err != nil {
 		return netns.None(), false, fmt.Errorf("get current netns: %w", err)
 	}
-	defer orig.Close()
-	h, err := netns.NewNamed(name)
-	if setErr := netns.Set(orig); setErr != nil {
-		runtime.LockOSThread()
-		return netns.None(), false, fmt.Errorf("return to original netns: %w", setErr)
-	}
+	defer current.Close()
+	var h netns.NsHandle
+	err = Do(current, func() error {
+		var nerr error
+		h, nerr = netns.NewNamed(name)
+		return nerr
+	})
 	if err != nil {
+		if h.IsOpen() {
+			h.Close()
+		}
 		return netns.None(), false, fmt.Errorf("create netns %s: %w", name, err)
 	}
 	// The loopback of VPP's namespace is needed by VPP's own sockets.

@@ -336,15 +336,20 @@ func KernelRelease() (string, error) {
 // comes back from VPP's namespace, or its PCI device back to its kernel
 // driver.
 func ReleaseAny(env *Env, u *linuxstate.Uplink) error {
-	if err := moveBack(env, u.Name); err != nil {
-		return err
+	var errs []error
+	if env.VPPNS.IsOpen() {
+		if err := moveBack(env, u.Name); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if u.PCI == "" || u.Driver == "" {
-		return nil
+	if u.PCI != "" && u.Driver != "" {
+		if current, err := env.PCI.Driver(u.PCI); err != nil {
+			errs = append(errs, err)
+		} else if current != u.Driver {
+			if err := (pciDriver{}).release(env, u); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
-	current, err := env.PCI.Driver(u.PCI)
-	if err != nil || current == u.Driver {
-		return err
-	}
-	return pciDriver{}.release(env, u)
+	return errors.Join(errs...)
 }
