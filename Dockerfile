@@ -10,13 +10,13 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN make build VERSION=${VERSION} CGO_ENABLED=0
+RUN make build VERSION=${VERSION} CGO_ENABLED=0 BINARIES="vpp-manager calico-vpp-agent"
 
 FROM gcr.io/distroless/static-debian12 AS agent
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="calico-vpp agent" \
       org.opencontainers.image.version="${VERSION}"
-COPY --from=build /src/bin/ /usr/local/bin/
+COPY --from=build /src/bin/calico-vpp-agent /usr/local/bin/calico-vpp-agent
 ENTRYPOINT ["/usr/local/bin/calico-vpp-agent"]
 
 FROM ubuntu:24.04 AS vpp

@@ -8,8 +8,9 @@ LDFLAGS   := -s -w -X github.com/calico-vpp/calico-vpp/pkg/version.Version=$(VER
 GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 export CGO_ENABLED ?= 0
 
-BINARIES := vpp-manager calico-vpp-agent cni-plugin felix-proxy calivppctl
-TEST_BINARIES := fakevpp
+# The product's binaries (felix-proxy, cni-plugin and calivppctl join this
+# list when they exist); a missing one fails the build.
+BINARIES := vpp-manager calico-vpp-agent
 
 .PHONY: all build test test-unit bench lint images demo deps clean fuzz tools yaml
 
@@ -18,7 +19,7 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	@for b in $(BINARIES); do \
-		if [ -d ./cmd/$$b ]; then $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$b ./cmd/$$b || exit 1; fi; \
+		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$b ./cmd/$$b || exit 1; \
 	done
 	$(GO) build -o $(BIN)/fakevpp ./test/fakevpp/cmd/fakevpp
 
@@ -65,9 +66,11 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# images builds both images, tagged with the git version and as latest (the
+# tag yaml/ refers to).
 images:
-	docker build --target agent -t calico-vpp/agent:$(VERSION) --build-arg VERSION=$(VERSION) .
-	docker build --target vpp -t calico-vpp/vpp:$(VERSION) --build-arg VERSION=$(VERSION) .
+	docker build --target agent -t calico-vpp/agent:$(VERSION) -t calico-vpp/agent:latest --build-arg VERSION=$(VERSION) .
+	docker build --target vpp -t calico-vpp/vpp:$(VERSION) -t calico-vpp/vpp:latest --build-arg VERSION=$(VERSION) .
 
 # demo is the main job. Until the two-node cluster exists (issue 10) it
 # runs the single-node scenario: VPP in a namespace, a pod wired to it by

@@ -72,6 +72,9 @@ func (a *Agent) Ready() error {
 	if !a.reconciler.Synced() {
 		return errors.New("inputs not synced")
 	}
+	if !a.reconciler.Converged() {
+		return errors.New("VPP not programmed yet")
+	}
 	for _, c := range a.components {
 		if !c.Synced() {
 			return fmt.Errorf("%s not synced", c.Name())
@@ -112,6 +115,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		{Name: "inputs", Ready: func() error {
 			if !a.reconciler.Synced() {
 				return errors.New("not synced")
+			}
+			return nil
+		}},
+		{Name: "reconciler", Ready: func() error {
+			if !a.reconciler.Converged() {
+				return errors.New("VPP not programmed yet")
 			}
 			return nil
 		}},

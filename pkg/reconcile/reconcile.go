@@ -144,8 +144,9 @@ type Reconciler struct {
 	runners []runner
 	inputs  map[string]bool // input -> synced
 	trigger chan struct{}
-	resync  uint64 // generation of resync requests; dumped is the last served
-	dumped  uint64
+	resync    uint64 // generation of resync requests; dumped is the last served
+	dumped    uint64
+	converged uint64 // generation whose state was fully applied
 	syncMu  sync.Mutex // one Sync at a time
 }
 
@@ -184,8 +185,11 @@ func NewTable[K comparable, O any](r *Reconciler, kind Kind[K, O], format func(K
 	return t
 }
 
-// AddInput declares an input (a watcher, the CNI state file) that must
-// report synced before anything is pruned.
+// AddInput declares an input that must report synced before anything is
+// pruned. The input should be the writer of desired state (a manager),
+// reporting InputSynced after its first complete write computed from
+// synced sources — not the watcher itself, whose cache can be synced before
+// the manager has turned it into desired objects.
 func (r *Reconciler) AddInput(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -316,7 +320,18 @@ func (r *Reconciler) Sync(ctx context.Context) (retryIn time.Duration, err error
 		}
 		return retryIn, fmt.Errorf("%d objects failed to apply", failed)
 	}
+	r.mu.Lock()
+	r.converged = generation
+	r.mu.Unlock()
 	return 0, nil
+}
+
+// Converged reports whether VPP holds the whole desired state as of the
+// latest Resync: one complete, error-free sync has run since.
+func (r *Reconciler) Converged() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.converged == r.resync && r.dumped == r.resync
 }
 
 // Run syncs on triggers, at most every MinInterval, fully resyncs every

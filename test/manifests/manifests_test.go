@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -169,6 +170,10 @@ func checkDaemonSet(t *testing.T, root, makefile string, ds *appsv1.DaemonSet) {
 	cfg, _, err := config.Load([]string{"NODENAME=n"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The kubelet must not SIGKILL vpp-manager while it restores Linux.
+	if grace := spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second < cfg.GracefulShutdownTimeout+15*time.Second {
+		t.Errorf("terminationGracePeriodSeconds %v leaves no room for the %s graceful stop plus the restore", grace, cfg.GracefulShutdownTimeout)
 	}
 	for _, c := range spec.Containers {
 		repo, _, _ := strings.Cut(c.Image, ":")
