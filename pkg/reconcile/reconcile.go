@@ -139,15 +139,15 @@ type runner interface {
 // Reconciler drives the Tables. Its methods are safe for concurrent use;
 // Run must be called once.
 type Reconciler struct {
-	opts    Options
-	mu      sync.Mutex
-	runners []runner
-	inputs  map[string]bool // input -> synced
-	trigger chan struct{}
+	opts      Options
+	mu        sync.Mutex
+	runners   []runner
+	inputs    map[string]bool // input -> synced
+	trigger   chan struct{}
 	resync    uint64 // generation of resync requests; dumped is the last served
 	dumped    uint64
-	converged uint64 // generation whose state was fully applied
-	syncMu  sync.Mutex // one Sync at a time
+	converged uint64     // generation whose state was fully applied
+	syncMu    sync.Mutex // one Sync at a time
 }
 
 // New returns a reconciler; register kinds with NewTable before Run.
