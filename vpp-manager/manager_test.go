@@ -137,6 +137,7 @@ func (n *node) env(driver, interconnect, extraTemplate string) []string {
 		"CALICOVPP_VPP_NETNS="+n.vppNetns,
 		"CALICOVPP_RUN_DIR="+n.dir,
 		"CALICOVPP_GRACEFUL_SHUTDOWN_TIMEOUT=5s",
+		"CALICOVPP_TAP0_ADDR=198.18.255.1/32", // test ranges only
 		"CALICOVPP_LOG_LEVEL=debug",
 	)
 	if p := os.Getenv(vpptest.EnvLDLibraryPath); p != "" {

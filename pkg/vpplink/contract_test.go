@@ -367,12 +367,12 @@ func TestNeighborsPuntProxy(t *testing.T) {
 	}
 	mustRetval(t, v.DelNeighbor(ctx, n), vpplink.RetvalNoSuchEntry)
 
-	punt := vpplink.PuntRedirect{RxSwIfIndex: vpplink.InvalidSwIfIndex, Paths: []vpplink.RoutePath{{Gateway: addr("169.254.0.1"), SwIfIndex: tun}}}
+	punt := vpplink.PuntRedirect{RxSwIfIndex: vpplink.InvalidSwIfIndex, Paths: []vpplink.RoutePath{{Gateway: addr("198.18.0.254"), SwIfIndex: tun}}}
 	if err := v.AddPuntRedirect(ctx, punt); err != nil {
 		t.Fatal(err)
 	}
 	punts, err := v.PuntRedirects(ctx, false)
-	if err != nil || len(punts) != 1 || punts[0].RxSwIfIndex != vpplink.InvalidSwIfIndex || punts[0].Paths[0].Gateway != addr("169.254.0.1") {
+	if err != nil || len(punts) != 1 || punts[0].RxSwIfIndex != vpplink.InvalidSwIfIndex || punts[0].Paths[0].Gateway != addr("198.18.0.254") {
 		t.Errorf("punts = %+v, %v", punts, err)
 	}
 	if err := v.DelPuntRedirect(ctx, punt); err != nil {

@@ -155,25 +155,7 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 		"--v=1")
 
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	kubeconfig := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster:
-    server: %s
-    insecure-skip-tls-verify: true
-users:
-- name: admin
-  user:
-    token: %s
-contexts:
-- name: local
-  context:
-    cluster: local
-    user: admin
-current-context: local
-`, c.Server, c.Token)
-	if err := os.WriteFile(c.Kubeconfig, []byte(kubeconfig), 0o600); err != nil {
+	if err := writeKubeconfig(c.Kubeconfig, c.Server, "admin", c.Token); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(90 * time.Second)
@@ -325,26 +307,32 @@ subjects:
 		t.Fatalf("token for %s: %v\n%s", name, err, token)
 	}
 	path := filepath.Join(c.Dir, name+".kubeconfig")
+	if err := writeKubeconfig(path, c.Server, name, strings.TrimSpace(token)); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writeKubeconfig writes a kubeconfig for server with a bearer token (the
+// serving certificate is self-signed, so it is not verified).
+func writeKubeconfig(path, server, user, token string) error {
 	kc := fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
 - name: local
   cluster:
-    server: %s
+    server: %[1]s
     insecure-skip-tls-verify: true
 users:
-- name: %s
+- name: %[2]s
   user:
-    token: %s
+    token: %[3]s
 contexts:
 - name: local
   context:
     cluster: local
-    user: %s
+    user: %[2]s
 current-context: local
-`, c.Server, name, strings.TrimSpace(token), name)
-	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`, server, user, token)
+	return os.WriteFile(path, []byte(kc), 0o600)
 }
