@@ -82,19 +82,20 @@ type attached struct {
 
 // session holds what one run set up, for the teardown.
 type session struct {
-	host      *netlink.Handle
-	hostNS    netns.NsHandle
-	vppNS     netns.NsHandle
-	env       *uplink.Env
-	uplinks   []*attached
-	prepared  []*attached // Linux side changed, maybe not attached yet
-	hostIfUp  bool
-	hostIf    HostInterfaceStatus
-	cmd       *exec.Cmd
-	exited    chan error
-	waiter    errgroup.Group
-	vpp       *vpplink.VPP
-	stopAsked bool
+	host         *netlink.Handle
+	hostNS       netns.NsHandle
+	vppNS        netns.NsHandle
+	env          *uplink.Env
+	uplinks      []*attached
+	prepared     []*attached // Linux side changed, maybe not attached yet
+	hostIfs      []string    // host interfaces created (removed at teardown)
+	hostIf       HostInterfaceStatus
+	hostIfStatus []HostInterfaceStatus
+	cmd          *exec.Cmd
+	exited       chan error
+	waiter       errgroup.Group
+	vpp          *vpplink.VPP
+	stopAsked    bool
 }
 
 // Run takes the uplinks over, runs VPP until it exits, and restores Linux.
@@ -227,7 +228,7 @@ func (m *Manager) takeoverSteps(ctx context.Context, s *session, states []linuxs
 			return err
 		}
 	}
-	return m.connectHost(ctx, s, states[0])
+	return m.connectHost(ctx, s)
 }
 
 // capture reads every configured uplink, the main one first.
@@ -429,45 +430,78 @@ func (m *Manager) configureUplink(ctx context.Context, v *vpplink.VPP, a *attach
 	return v.AddRoutes(ctx, routes)
 }
 
-// connectHost creates vpptap0 with the main uplink's MAC, MTU, addresses
-// and routes, and the VPP side that carries the host's traffic: the tap
-// address, punting of host-bound traffic from the uplink, proxy ARP/ND so
-// the host's gateways resolve to VPP.
-func (m *Manager) connectHost(ctx context.Context, s *session, main linuxstate.Uplink) error {
+// hostIfName names the host interface of uplink i: the configured name
+// (vpptap0) for the main uplink, the same with the index for the others
+// (vpptap1, ...).
+func (m *Manager) hostIfName(i int) string {
+	if i == 0 {
+		return m.cfg.HostTapName
+	}
+	base := strings.TrimRight(m.cfg.HostTapName, "0123456789")
+	name := base + strconv.Itoa(i)
+	if len(name) > 15 {
+		name = name[len(name)-15:]
+	}
+	return name
+}
+
+// connectHost gives each uplink its host interface (vpptap0 for the
+// main one) with the uplink's MAC, MTU, addresses and routes, and the VPP
+// side that carries the host's traffic: punting of host-bound traffic from
+// the uplink, proxy ARP/ND so the host's gateways resolve to VPP, and
+// CALICOVPP_TAP0_ADDR on the main one.
+func (m *Manager) connectHost(ctx context.Context, s *session) error {
 	spec := m.cfg.Interfaces.VppHostTapSpec
 	mode, why := hostif.ChooseMode(spec.Interconnect, m.deps.StatVhostNet)
 	m.log.WithFields(logrus.Fields{"mode": mode, "interface": m.cfg.HostTapName}).Infof("host interface: %s", why)
-	params := hostif.Params{
-		Mode: mode, Name: m.cfg.HostTapName, MAC: main.MAC, MTU: main.MTU, Spec: spec,
-		// VPP opens our namespace through the descriptor we hold on it.
-		HostNS: s.hostNS, Host: s.host, VPPNS: s.vppNS, HostPath: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(s.hostNS)),
-	}
-	s.hostIfUp = true
-	idx, err := hostif.Create(ctx, s.vpp, params)
-	if err != nil && mode == config.InterconnectVhost && spec.Interconnect == config.InterconnectAuto && vpplink.IsRetval(err, vpplink.RetvalSyscallError1) {
-		// VPP could not open /dev/vhost-net after all: fall back.
-		m.log.WithError(err).Warn("VPP cannot create taps on this node: using a veth pair with AF_PACKET instead")
-		mode, params.Mode = config.InterconnectVeth, config.InterconnectVeth
-		idx, err = hostif.Create(ctx, s.vpp, params)
-	}
-	if err != nil {
-		return fmt.Errorf("create host interface %s (%s): %w", m.cfg.HostTapName, mode, err)
-	}
-	s.hostIf = HostInterfaceStatus{Name: m.cfg.HostTapName, Mode: string(mode), SwIfIndex: uint32(idx)}
-	if err := linuxstate.Apply(s.host, m.cfg.HostTapName, &main); err != nil {
-		return fmt.Errorf("move the uplink's addresses and routes to %s: %w", m.cfg.HostTapName, err)
-	}
-	v, up := s.vpp, s.uplinks[0].idx
-	if m.cfg.Tap0Addr.IsValid() {
-		if err := v.AddInterfaceAddress(ctx, idx, m.cfg.Tap0Addr); err != nil {
+	proxyARP := false
+	for i, a := range s.uplinks {
+		name := m.hostIfName(i)
+		params := hostif.Params{
+			Mode: mode, Name: name, MAC: a.state.MAC, MTU: a.state.MTU, Spec: spec,
+			// VPP opens our namespace through the descriptor we hold on it.
+			HostNS: s.hostNS, Host: s.host, VPPNS: s.vppNS, HostPath: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(s.hostNS)),
+		}
+		s.hostIfs = append(s.hostIfs, name)
+		idx, err := hostif.Create(ctx, s.vpp, params)
+		if err != nil && mode == config.InterconnectVhost && spec.Interconnect == config.InterconnectAuto && vpplink.IsRetval(err, vpplink.RetvalSyscallError1) {
+			// VPP could not open /dev/vhost-net after all: fall back.
+			m.log.WithError(err).Warn("VPP cannot create taps on this node: using a veth pair with AF_PACKET instead")
+			mode, params.Mode = config.InterconnectVeth, config.InterconnectVeth
+			idx, err = hostif.Create(ctx, s.vpp, params)
+		}
+		if err != nil {
+			return fmt.Errorf("create host interface %s (%s): %w", name, mode, err)
+		}
+		st := HostInterfaceStatus{Name: name, Mode: string(mode), SwIfIndex: uint32(idx)}
+		if i == 0 {
+			s.hostIf = st
+		}
+		s.hostIfStatus = append(s.hostIfStatus, st)
+		if err := linuxstate.Apply(s.host, name, a.state); err != nil {
+			return fmt.Errorf("move the addresses and routes of %s to %s: %w", a.state.Name, name, err)
+		}
+		if i == 0 && m.cfg.Tap0Addr.IsValid() {
+			if err := s.vpp.AddInterfaceAddress(ctx, idx, m.cfg.Tap0Addr); err != nil {
+				return err
+			}
+		}
+		if err := m.connectHostVPPSide(ctx, s.vpp, a, idx, &proxyARP); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// connectHostVPPSide punts the uplink's host-bound traffic to its host
+// interface and answers the host's ARP/ND for its gateways.
+func (m *Manager) connectHostVPPSide(ctx context.Context, v *vpplink.VPP, a *attached, idx vpplink.SwIfIndex, proxyARPAdded *bool) error {
+	u := a.state
 	for _, is6 := range []bool{false, true} {
 		var hostAddr netip.Addr
-		for _, a := range main.Addresses {
-			if a.Prefix.Addr().Is6() == is6 {
-				hostAddr = a.Prefix.Addr()
+		for _, addr := range u.Addresses {
+			if addr.Prefix.Addr().Is6() == is6 {
+				hostAddr = addr.Prefix.Addr()
 				break
 			}
 		}
@@ -479,21 +513,24 @@ func (m *Manager) connectHost(ctx context.Context, s *session, main linuxstate.U
 				return err
 			}
 		}
-		if err := v.AddPuntRedirect(ctx, vpplink.PuntRedirect{RxSwIfIndex: up, IPv6: is6,
+		if err := v.AddPuntRedirect(ctx, vpplink.PuntRedirect{RxSwIfIndex: a.idx, IPv6: is6,
 			Paths: []vpplink.RoutePath{{Gateway: hostAddr, SwIfIndex: idx}}}); err != nil {
 			return err
 		}
 	}
-	if main.HasIPv4() {
-		if err := v.AddProxyARP(ctx, 0, netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255")); err != nil {
-			return err
+	if u.HasIPv4() {
+		if !*proxyARPAdded {
+			if err := v.AddProxyARP(ctx, 0, netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255")); err != nil {
+				return err
+			}
+			*proxyARPAdded = true
 		}
 		if err := v.EnableProxyARP(ctx, idx, true); err != nil {
 			return err
 		}
 	}
 	proxiedND := false
-	for _, r := range main.Routes {
+	for _, r := range u.Routes {
 		if r.Gw.Is6() {
 			if err := v.AddProxyND(ctx, idx, r.Gw); err != nil {
 				return err
@@ -510,7 +547,7 @@ func (m *Manager) connectHost(ctx context.Context, s *session, main linuxstate.U
 }
 
 func (m *Manager) runningStatus(s *session) Status {
-	st := Status{State: StateRunning, VPPPID: s.cmd.Process.Pid, HostInterface: s.hostIf}
+	st := Status{State: StateRunning, VPPPID: s.cmd.Process.Pid, HostInterface: s.hostIf, HostInterfaces: s.hostIfStatus}
 	for _, a := range s.uplinks {
 		us := UplinkStatus{Name: a.state.Name, Driver: string(a.driver.Name()), SwIfIndex: uint32(a.idx), MTU: a.state.MTU}
 		for _, addr := range a.state.Addresses {
@@ -592,8 +629,8 @@ func (m *Manager) teardown(ctx context.Context, s *session, states []linuxstate.
 	}
 	_ = os.Remove(filepath.Join(m.cfg.Paths.RunDir, PIDFile))
 	var errs []error
-	if s.hostIfUp {
-		if err := hostif.Remove(s.host, m.cfg.HostTapName); err != nil {
+	for _, name := range s.hostIfs {
+		if err := hostif.Remove(s.host, name); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -647,8 +684,10 @@ func (m *Manager) recover(ctx context.Context, s *session) error {
 		}
 	}
 	var errs []error
-	if err := hostif.Remove(s.host, m.cfg.HostTapName); err != nil {
-		errs = append(errs, err)
+	for i := range saved {
+		if err := hostif.Remove(s.host, m.hostIfName(i)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	// Give the uplink back whatever happened: from VPP's namespace if it
 	// still exists, and to its kernel driver in any case.

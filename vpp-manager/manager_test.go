@@ -236,7 +236,7 @@ func (n *node) checkTakeoverWith(st vppmanager.Status, wantMode, wantDriver stri
 	if tap.MAC != n.before.MAC || tap.MTU != n.before.MTU || !reflect.DeepEqual(tap.Addresses, n.before.Addresses) || !reflect.DeepEqual(tap.Routes, n.before.Routes) {
 		t.Errorf("vpptap0 = %+v\nwant the uplink's MAC, MTU, addresses and routes: %+v", tap, n.before)
 	}
-	if st.HostInterface.Mode != wantMode || st.HostInterface.Name != "vpptap0" || len(st.Uplinks) != 1 || st.Uplinks[0].Driver != wantDriver {
+	if st.HostInterface.Mode != wantMode || st.HostInterface.Name != "vpptap0" || len(st.Uplinks) == 0 || st.Uplinks[0].Driver != wantDriver {
 		t.Errorf("status = %+v", st)
 	}
 	log := logrus.New()
@@ -560,4 +560,49 @@ func TestStopDuringStartUp(t *testing.T) {
 		t.Errorf("stopping took %s", d)
 	}
 	n.checkRestored()
+}
+
+// Every uplink gets its own host interface (vpptap0, vpptap1) carrying its
+// Linux configuration, and every one is restored.
+func TestTwoUplinks(t *testing.T) {
+	bin := buildManager(t)
+	n := newNode(t, true, false)
+	second, peer := topo.Veth(t, n.ns, n.router)
+	n.router.Run(t, "ip", "addr", "add", "198.51.100.1/24", "dev", peer)
+	n.ns.Run(t, "ip", "addr", "add", "198.51.100.2/24", "dev", second)
+	n.ns.Run(t, "ip", "route", "add", "203.0.113.0/24", "via", "198.51.100.1")
+	secondBefore, err := linuxstate.Capture(n.handle, nil, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(n.env("af_packet", "veth", ""), fmt.Sprintf(
+		`CALICOVPP_INTERFACES={"uplinkInterfaces":[{"interfaceName":%q,"vppDriver":"af_packet"},{"interfaceName":%q,"vppDriver":"af_packet"}],"vppHostTapSpec":{"interconnect":"veth"}}`,
+		n.uplink, second))
+	p := n.start(bin, env)
+	st := n.waitStatus(p, vppmanager.StateRunning)
+	if len(st.HostInterfaces) != 2 || st.HostInterfaces[1].Name != "vpptap1" || len(st.Uplinks) != 2 {
+		t.Fatalf("status = %+v", st)
+	}
+	tap1, err := linuxstate.Capture(n.handle, nil, "vpptap1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tap1.MAC != secondBefore.MAC || !reflect.DeepEqual(tap1.Addresses, secondBefore.Addresses) || !reflect.DeepEqual(tap1.Routes, secondBefore.Routes) {
+		t.Errorf("vpptap1 = %+v\nwant the second uplink's configuration %+v", tap1, secondBefore)
+	}
+	n.checkTakeover(st, "veth")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	n.checkRestored()
+	after, err := linuxstate.Capture(n.handle, nil, second)
+	if err != nil || !reflect.DeepEqual(after, secondBefore) {
+		t.Errorf("second uplink after restore = %+v (%v)\nwant %+v", after, err, secondBefore)
+	}
+	if _, err := n.handle.LinkByName("vpptap1"); err == nil {
+		t.Error("vpptap1 left behind")
+	}
 }

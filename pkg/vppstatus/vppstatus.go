@@ -44,9 +44,11 @@ type Status struct {
 	VPPNetns      string              `json:"vppNetns"`
 	APISocket     string              `json:"apiSocket"`
 	Uplinks       []UplinkStatus      `json:"uplinks,omitempty"`
-	HostInterface HostInterfaceStatus `json:"hostInterface"`
-	Error         string              `json:"error,omitempty"`
-	Updated       time.Time           `json:"updated"`
+	HostInterface HostInterfaceStatus `json:"hostInterface"` // the main uplink's (vpptap0)
+	// HostInterfaces has one host interface per uplink, the main one first.
+	HostInterfaces []HostInterfaceStatus `json:"hostInterfaces,omitempty"`
+	Error          string                `json:"error,omitempty"`
+	Updated        time.Time             `json:"updated"`
 }
 
 // StatusFile is the status file's name in the run directory.
