@@ -26,7 +26,13 @@ type Address struct {
 	Prefix netip.Prefix `json:"prefix"`
 	// Peer is set for point-to-point addresses.
 	Peer netip.Prefix `json:"peer,omitzero"`
+	// Flags keeps the IFA_F_* flags that change behaviour on restore
+	// (noprefixroute, nodad, mngtmpaddr).
+	Flags int `json:"flags,omitempty"`
 }
+
+// keptAddrFlags are the address flags worth restoring.
+const keptAddrFlags = unix.IFA_F_NOPREFIXROUTE | unix.IFA_F_NODAD | unix.IFA_F_MANAGETEMPADDR
 
 // Route is a route through the uplink (the default gateway included).
 // Kernel-made routes (connected subnets, IPv6 link-local and multicast)
@@ -137,7 +143,7 @@ func Capture(h *netlink.Handle, sys SysFS, name string) (*Uplink, error) {
 		if !ok || (p.Addr().Is6() && p.Addr().IsLinkLocalUnicast()) {
 			continue // the kernel makes IPv6 link-local addresses itself
 		}
-		addr := Address{Prefix: p}
+		addr := Address{Prefix: p, Flags: a.Flags & keptAddrFlags}
 		if a.Peer != nil {
 			if peer, ok := prefixOf(a.Peer); ok && peer != p {
 				addr.Peer = peer
@@ -274,12 +280,12 @@ func Apply(h *netlink.Handle, name string, u *Uplink) error {
 		errs = append(errs, fmt.Errorf("set %s up: %w", name, err))
 	}
 	for _, a := range u.Addresses {
-		addr := &netlink.Addr{IPNet: ipNet(a.Prefix)}
+		addr := &netlink.Addr{IPNet: ipNet(a.Prefix), Flags: a.Flags}
 		if a.Peer.IsValid() {
 			addr.Peer = ipNet(a.Peer)
 		}
 		if a.Prefix.Addr().Is6() {
-			addr.Flags = unix.IFA_F_NODAD
+			addr.Flags |= unix.IFA_F_NODAD
 		}
 		if err := h.AddrReplace(link, addr); err != nil {
 			errs = append(errs, fmt.Errorf("add %s to %s: %w", a.Prefix, name, err))
@@ -342,13 +348,12 @@ func Restore(h *netlink.Handle, u *Uplink) error {
 		if _, missing := want[a.Prefix]; !missing {
 			continue
 		}
-		addr := &netlink.Addr{IPNet: ipNet(a.Prefix)}
+		addr := &netlink.Addr{IPNet: ipNet(a.Prefix), Flags: a.Flags}
 		if a.Peer.IsValid() {
 			addr.Peer = ipNet(a.Peer)
 		}
-		if a.Prefix.Addr().Is6() {
-			addr.Flags = unix.IFA_F_NODAD // usable at once: the node needs its address now
-		}
+		// Exactly the saved flags: an address restored without nodad goes
+		// through duplicate address detection, as it did at boot.
 		fail("add address "+a.Prefix.String(), h.AddrAdd(link, addr))
 	}
 	if u.Up {

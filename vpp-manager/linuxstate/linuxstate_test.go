@@ -8,6 +8,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/calico-vpp/calico-vpp/test/topo"
 )
@@ -70,6 +71,14 @@ func TestCaptureSaveRestore(t *testing.T) {
 			{"ip", "route", "add", "default", "via", "198.18.0.1"},
 		}, func(t *testing.T, u *Uplink) {
 			if len(u.Addresses) != 1 || len(u.Routes) != 1 || u.HasIPv6() {
+				t.Errorf("captured %+v", u)
+			}
+		}},
+		{"address flags", [][]string{
+			{"ip", "addr", "add", "198.18.0.2/24", "dev", "UPLINK", "noprefixroute"},
+			{"ip", "addr", "add", "2001:db8::2/64", "dev", "UPLINK"},
+		}, func(t *testing.T, u *Uplink) {
+			if len(u.Addresses) != 2 || u.Addresses[0].Flags&unix.IFA_F_NOPREFIXROUTE == 0 {
 				t.Errorf("captured %+v", u)
 			}
 		}},

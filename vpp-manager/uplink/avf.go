@@ -51,13 +51,16 @@ func (n NetlinkVF) ConfigureVF(pf string, vf int, mac net.HardwareAddr) error {
 func isIntelVF(driver string) bool { return driver == "iavf" || driver == "i40evf" }
 func isIntelPF(driver string) bool { return driver == "i40e" || driver == "ice" }
 
-type avf struct{ pciDriver }
+type avf struct {
+	pciDriver
+	createdVF bool // this run created the PF's VF: remove it on release
+}
 
-func (avf) Name() config.Driver { return config.DriverAVF }
-func (avf) InStartupConf() bool { return false }
+func (*avf) Name() config.Driver { return config.DriverAVF }
+func (*avf) InStartupConf() bool { return false }
 
 // Check accepts an Intel VF, or an Intel PF able to create one.
-func (a avf) Check(env *Env, u *linuxstate.Uplink) error {
+func (a *avf) Check(env *Env, u *linuxstate.Uplink) error {
 	switch {
 	case isIntelVF(u.Driver):
 	case isIntelPF(u.Driver):
@@ -76,7 +79,7 @@ func (a avf) Check(env *Env, u *linuxstate.Uplink) error {
 // PrepareLinux binds the VF to vfio-pci; for a PF it first creates a VF
 // carrying the uplink's MAC, and moves the PF's addresses away (the host
 // gets them back on vpptap0).
-func (a avf) PrepareLinux(env *Env, u *linuxstate.Uplink, spec config.UplinkSpec) error {
+func (a *avf) PrepareLinux(env *Env, u *linuxstate.Uplink, spec config.UplinkSpec) error {
 	vf := u.PCI
 	if isIntelPF(u.Driver) {
 		var err error
@@ -93,11 +96,12 @@ func (a avf) PrepareLinux(env *Env, u *linuxstate.Uplink, spec config.UplinkSpec
 	return nil
 }
 
-func (a avf) createVF(env *Env, u *linuxstate.Uplink) (string, error) {
+func (a *avf) createVF(env *Env, u *linuxstate.Uplink) (string, error) {
 	if n, _ := readInt(env.FS, devPath(u.PCI, "sriov_numvfs")); n == 0 {
 		if err := env.FS.WriteFile(devPath(u.PCI, "sriov_numvfs"), []byte("1")); err != nil {
 			return "", fmt.Errorf("create a VF on %s: %w", u.PCI, err)
 		}
+		a.createdVF = true
 	}
 	vf, err := waitVF(env, u.PCI)
 	if err != nil {
@@ -135,7 +139,7 @@ func vfAddress(env *Env, u *linuxstate.Uplink) (string, error) {
 	return u.PCI, nil
 }
 
-func (avf) Attach(ctx context.Context, env *Env, v *vpplink.VPP, u *linuxstate.Uplink, spec config.UplinkSpec) (vpplink.SwIfIndex, error) {
+func (*avf) Attach(ctx context.Context, env *Env, v *vpplink.VPP, u *linuxstate.Uplink, spec config.UplinkSpec) (vpplink.SwIfIndex, error) {
 	pci, err := vfAddress(env, u)
 	if err != nil {
 		return vpplink.InvalidSwIfIndex, err
@@ -156,20 +160,24 @@ func (avf) Attach(ctx context.Context, env *Env, v *vpplink.VPP, u *linuxstate.U
 
 // Release gives the VF back to its driver, or for a PF removes the VF
 // (the PF's own state is then restored from the saved state).
-func (a avf) Release(env *Env, u *linuxstate.Uplink) error {
+func (a *avf) Release(env *Env, u *linuxstate.Uplink) error {
 	if !isIntelPF(u.Driver) {
 		return a.release(env, u)
 	}
-	vf, err := vfAddress(env, u)
-	if err == nil {
-		if err := env.PCI.Restore(vf, "iavf"); err != nil {
-			return err
+	if a.createdVF {
+		// Ours: removing it is the whole release (no rebinding needed).
+		if err := env.FS.WriteFile(devPath(u.PCI, "sriov_numvfs"), []byte("0")); err != nil {
+			return fmt.Errorf("remove the VF of %s: %w", u.PCI, err)
 		}
+		a.createdVF = false
+		return nil
 	}
-	if err := env.FS.WriteFile(devPath(u.PCI, "sriov_numvfs"), []byte("0")); err != nil {
-		return fmt.Errorf("remove the VF of %s: %w", u.PCI, err)
+	// The operator's VF: hand it back to the kernel's VF driver.
+	vf, err := vfAddress(env, u)
+	if err != nil {
+		return err
 	}
-	return nil
+	return env.PCI.Restore(vf, "iavf")
 }
 
 func flushAddresses(h *netlink.Handle, name string) error {

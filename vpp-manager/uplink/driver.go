@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
@@ -61,7 +62,7 @@ func ForName(d config.Driver) (Driver, error) {
 	case config.DriverDPDK:
 		return dpdk{}, nil
 	case config.DriverAVF:
-		return avf{}, nil
+		return &avf{}, nil
 	case config.DriverVirtio:
 		return virtio{}, nil
 	}
@@ -83,7 +84,7 @@ func Candidates(env *Env, u *linuxstate.Uplink, configured config.Driver) ([]Dri
 		return []Driver{d}, nil
 	}
 	var out []Driver
-	for _, d := range []Driver{virtio{}, avf{}, afXDP{}, afPacket{}} {
+	for _, d := range []Driver{virtio{}, &avf{}, afXDP{}, afPacket{}} {
 		if err := d.Check(env, u); err != nil {
 			env.Log.WithField("uplink", u.Name).WithField("driver", d.Name()).Debugf("not usable: %v", err)
 			continue
@@ -240,7 +241,15 @@ func (pciDriver) release(env *Env, u *linuxstate.Uplink) error {
 	if err := env.PCI.Restore(u.PCI, u.Driver); err != nil {
 		return err
 	}
-	names, err := pciNetNames(env, u.PCI)
+	// Drivers probe asynchronously (and udev may rename): wait for the
+	// network device to show up under the PCI device.
+	var names []string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if names, err = pciNetNames(env, u.PCI); err == nil && len(names) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || len(names) == 0 {
 		return fmt.Errorf("uplink %s did not reappear under PCI device %s: %v", u.Name, u.PCI, err)
 	}
