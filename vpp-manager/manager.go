@@ -127,6 +127,8 @@ func (m *Manager) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := linuxstate.Save(m.cfg.UplinkSavePath(), states); err != nil {
+		// Nothing was touched: refuse to go on without a way back.
+		m.status(Status{State: StateErrored, Error: err.Error()})
 		return err
 	}
 	defer func() {
