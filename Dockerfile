@@ -10,13 +10,13 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN make build VERSION=${VERSION} CGO_ENABLED=0 BINARIES="vpp-manager calico-vpp-agent"
+RUN make build VERSION=${VERSION} CGO_ENABLED=0
 
 FROM gcr.io/distroless/static-debian12 AS agent
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="calico-vpp agent" \
       org.opencontainers.image.version="${VERSION}"
-COPY --from=build /src/bin/calico-vpp-agent /usr/local/bin/calico-vpp-agent
+COPY --from=build /src/bin/calico-vpp-agent /src/bin/calivppctl /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/calico-vpp-agent"]
 
 FROM ubuntu:24.04 AS vpp
@@ -29,5 +29,5 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certifi
  && echo "deb [signed-by=/usr/share/keyrings/fdio.gpg] https://packagecloud.io/fdio/2510/ubuntu noble main" > /etc/apt/sources.list.d/fdio.list \
  && apt-get update && apt-get install -y --no-install-recommends vpp vpp-plugin-core vpp-plugin-dpdk \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/bin/vpp-manager /usr/local/bin/vpp-manager
+COPY --from=build /src/bin/vpp-manager /src/bin/calivppctl /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/vpp-manager"]

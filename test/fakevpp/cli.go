@@ -87,6 +87,26 @@ func (e *Engine) cli(cmd string) (string, bool) {
 		return e.cliSetState(f[3], f[4])
 	case has("set", "interface", "ip", "address") && len(f) == 6:
 		return e.cliSetAddress(f[4], f[5])
+	case has("trace", "add") && len(f) >= 4:
+		e.st.tracing = true
+		return "", true
+	case has("show", "trace"):
+		return "------------------- Start of thread 0 vpp_main -------------------\nNo packets in trace buffer\n", true
+	case has("clear", "trace"):
+		e.st.tracing = false
+		return "", true
+	case has("pcap", "dispatch", "trace"):
+		return e.pcapCommand(&e.st.dispatchOn, contains4(f, "off"), "dispatch trace")
+	case has("pcap", "trace"):
+		return e.pcapCommand(&e.st.pcapOn, contains4(f, "off"), "pcap")
+	case has("classify", "filter"):
+		return "", true
+	case has("show", "errors"):
+		return "   Count                  Node                              Reason               Severity\n", true
+	case has("show", "runtime"):
+		return "Thread 0 vpp_main (lcore 0)\nTime 1.0, 10 sec internal node vector rate 0.00 loops/sec 0.00\n", true
+	case has("show", "hardware-interfaces"):
+		return e.showInterfaces(), true
 	case has("clear"):
 		return "", true
 	}
@@ -365,4 +385,31 @@ func center(s string, width int) string {
 	}
 	left := (width - len(s)) / 2
 	return strings.Repeat(" ", left) + s + strings.Repeat(" ", width-len(s)-left)
+}
+
+// pcapCommand follows pcap_trace_command_fn / pcap_dispatch_trace: "off"
+// with nothing captured (the fake forwards no packets) answers "No packets
+// captured..." and writes no file, as VPP does.
+func (e *Engine) pcapCommand(on *bool, off bool, what string) (string, bool) {
+	if !off {
+		if *on {
+			return fmt.Sprintf("%s: capture already enabled...\n", what), false
+		}
+		*on = true
+		return "", true
+	}
+	if !*on {
+		return fmt.Sprintf("%s: capture already disabled...\n", what), false
+	}
+	*on = false
+	return fmt.Sprintf("%s: No packets captured...\n", what), false
+}
+
+func contains4(words []string, w string) bool {
+	for _, x := range words {
+		if x == w {
+			return true
+		}
+	}
+	return false
 }

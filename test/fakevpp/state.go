@@ -119,6 +119,9 @@ type state struct {
 
 	replaceStale map[ifAddrKey]bool // between address_replace_begin and _end
 	statsIndex   uint32
+	tracing      bool // trace add ran
+	pcapOn       bool // pcap trace on
+	dispatchOn   bool // pcap dispatch trace on
 }
 
 type puntKey struct {
