@@ -172,12 +172,6 @@ metadata:
   name: calico-vpp-dataplane
 ---
 apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: default
-  namespace: calico-vpp-dataplane
----
-apiVersion: v1
 kind: Node
 metadata:
   name: node-a

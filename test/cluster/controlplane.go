@@ -162,6 +162,7 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 	for {
 		out, err := c.Kubectl("get", "--raw", "/readyz")
 		if err == nil && strings.TrimSpace(out) == "ok" {
+			c.startControllerManager(t)
 			return c
 		}
 		for _, p := range c.procs {
@@ -174,6 +175,35 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("kube-apiserver not ready within 90s: %v %s", err, out)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// startControllerManager runs the controllers the tests rely on: service
+// accounts and their tokens, EndpointSlices, namespace cleanup.
+func (c *ControlPlane) startControllerManager(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(c.tools, "kube-controller-manager")); err != nil {
+		t.Skipf("kube-controller-manager not built: run hack/build-tools.sh")
+	}
+	c.start(t, "kube-controller-manager",
+		"--kubeconfig", c.Kubeconfig,
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(freePort(t)),
+		"--controllers", "serviceaccount-controller,serviceaccount-token-controller,endpointslice-controller,endpointslice-mirroring-controller,namespace-controller,garbage-collector-controller,root-ca-certificate-publisher-controller",
+		"--service-account-private-key-file", filepath.Join(c.Dir, "sa.key"),
+		"--root-ca-file", filepath.Join(c.Dir, "certs", "apiserver.crt"),
+		"--use-service-account-credentials=false",
+		"--leader-elect=false",
+		"--v=1")
+	// Ready once namespaces get their default service account.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if out, err := c.Kubectl("get", "serviceaccount", "default", "-n", "default"); err == nil && strings.Contains(out, "default") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("kube-controller-manager did not create the default service account within 60s")
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -22,6 +22,10 @@ func TestControlPlaneServesTheAPI(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"gitVersion": "v1.33.5"`) {
 		t.Errorf("version: %v\n%s", err, out)
 	}
+	// The controller manager runs: a new namespace gets its service account.
+	if out, err := c.Kubectl("wait", "--for=jsonpath={.metadata.name}=default", "--timeout=60s", "serviceaccount/default", "-n", "calico-vpp-dataplane"); err != nil {
+		t.Errorf("no default service account in a new namespace: %v\n%s", err, out)
+	}
 	// The default service CIDR is ours.
 	out, err = c.Kubectl("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}")
 	if err != nil || !strings.HasPrefix(out, "198.19.240.") {
