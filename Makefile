@@ -77,7 +77,7 @@ images:
 # a VPP-created tun, what VPP and Linux show, then teardown. DEMO_FLAGS=-wait
 # keeps it up until Ctrl-C.
 demo: deps build
-	$(GO) run ./test/demo -fakevpp $(CURDIR)/bin/fakevpp $(DEMO_FLAGS)
+	$(GO) run ./test/demo -bin $(CURDIR)/bin $(DEMO_FLAGS)
 
 clean:
 	rm -rf $(BIN)
