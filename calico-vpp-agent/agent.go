@@ -44,6 +44,7 @@ type Agent struct {
 	metrics    *metrics.Metrics // nil when disabled
 	components []Component
 	healthAddr string
+	stuckAfter time.Duration
 	started    time.Time
 }
 
@@ -51,6 +52,10 @@ type Agent struct {
 type Options struct {
 	// HealthAddr overrides ":<healthCheckPort>".
 	HealthAddr string
+	// StuckAfter is how long VPP may stay unreachable while vpp-manager
+	// reports it running before /liveness fails (default 2m): long
+	// enough for any restart, short enough to heal a wedged client.
+	StuckAfter time.Duration
 }
 
 // New wires an agent. conn and reconciler are shared with the components
@@ -60,7 +65,11 @@ func New(cfg *config.Config, log *logrus.Entry, conn *vppconn.Holder, r *reconci
 	if addr == "" {
 		addr = net.JoinHostPort("", strconv.Itoa(int(cfg.Initial.HealthCheckPort)))
 	}
-	return &Agent{cfg: cfg, log: log, conn: conn, reconciler: r, metrics: m, components: components, healthAddr: addr}
+	stuck := opts.StuckAfter
+	if stuck <= 0 {
+		stuck = 2 * time.Minute
+	}
+	return &Agent{cfg: cfg, log: log, conn: conn, reconciler: r, metrics: m, components: components, healthAddr: addr, stuckAfter: stuck}
 }
 
 // Ready returns nil when the agent is ready: VPP connected, every input
@@ -110,15 +119,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.conn.Run(gctx) })
 	g.Go(func() error { return a.reconciler.Run(gctx) })
+	liveness := []health.Check{
+		{Name: "vpp", Err: func() error {
+			if d := a.conn.Unreachable(); d > a.stuckAfter {
+				return fmt.Errorf("vpp-manager reports VPP running but it has been unreachable for %s", d.Round(time.Second))
+			}
+			return nil
+		}},
+	}
 	checks := []health.Check{
-		{Name: "vpp", Ready: func() error { _, err := a.conn.Get(); return err }},
-		{Name: "inputs", Ready: func() error {
+		{Name: "vpp", Err: func() error { _, err := a.conn.Get(); return err }},
+		{Name: "inputs", Err: func() error {
 			if !a.reconciler.Synced() {
 				return errors.New("not synced")
 			}
 			return nil
 		}},
-		{Name: "reconciler", Ready: func() error {
+		{Name: "reconciler", Err: func() error {
 			if !a.reconciler.Converged() {
 				return errors.New("VPP not programmed yet")
 			}
@@ -127,7 +144,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	for _, c := range a.components {
 		c := c
-		checks = append(checks, health.Check{Name: c.Name(), Ready: func() error {
+		checks = append(checks, health.Check{Name: c.Name(), Err: func() error {
 			if !c.Synced() {
 				return errors.New("not synced")
 			}
@@ -140,7 +157,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		})
 	}
-	hs := health.New(a.healthAddr, checks, a.Status, a.log.WithField("component", "health"))
+	hs := health.New(a.healthAddr, liveness, checks, a.Status, a.log.WithField("component", "health"))
 	g.Go(func() error { return hs.Run(gctx, a.cfg.GracefulShutdownTimeout) })
 	if a.metrics != nil {
 		g.Go(func() error { return a.metrics.Serve(gctx, a.cfg.Initial.PrometheusListenEndpoint) })

@@ -192,6 +192,47 @@ func TestAgentConvergesAndSurvivesVPPRestart(t *testing.T) {
 	}
 }
 
+// Liveness fails only when vpp-manager says VPP runs yet the agent cannot
+// reach it for longer than StuckAfter; while VPP is (re)starting the agent
+// waits and stays live.
+func TestLivenessFailsWhileVPPUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _, err := config.Load([]string{"NODENAME=node-a", "CALICOVPP_RUN_DIR=" + dir, "CALICOVPP_STATE_DIR=" + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := quietLog(t)
+	conn := vppconn.New(vppconn.Options{StatusFile: filepath.Join(dir, vppstatus.StatusFile), Log: log, Poll: 20 * time.Millisecond})
+	rec := reconcile.New(reconcile.Options{Log: log})
+	addr := freeAddr(t)
+	a := agent.New(cfg, log, conn, rec, nil, agent.Options{HealthAddr: addr, StuckAfter: 300 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var g errgroup.Group
+	g.Go(func() error { return a.Run(ctx) })
+	t.Cleanup(func() { cancel(); _ = g.Wait() })
+
+	writeStatus(t, dir, vppstatus.Status{State: vppstatus.StateStarting})
+	waitProbe(t, addr, "/liveness", http.StatusOK)
+	time.Sleep(500 * time.Millisecond) // longer than StuckAfter: waiting for a starting VPP is fine
+	if code, body := probe(addr, "/liveness"); code != http.StatusOK {
+		t.Fatalf("/liveness while VPP starts = %d %q, want 200", code, body)
+	}
+
+	// "running", but nothing listens on the socket.
+	writeStatus(t, dir, vppstatus.Status{State: vppstatus.StateRunning, VPPPID: 1, APISocket: filepath.Join(dir, "absent.sock")})
+	if body := waitProbe(t, addr, "/liveness", http.StatusServiceUnavailable); !strings.Contains(body, "unreachable for") {
+		t.Errorf("/liveness body = %q, want the reason", body)
+	}
+
+	// VPP comes up on that socket: the agent connects and is live again.
+	v := vpptest.Start(t, vpptest.Options{})
+	writeStatus(t, dir, vppstatus.Status{State: vppstatus.StateRunning, VPPPID: v.PID(), APISocket: v.APISocket})
+	waitProbe(t, addr, "/liveness", http.StatusOK)
+	if !conn.Connected() {
+		t.Error("live again but not connected")
+	}
+}
+
 // The agent binary against fakevpp and a real kube-apiserver with
 // Calico's CRDs: not ready until VPP runs and every input synced, ready
 // then, and a prompt exit on SIGTERM.

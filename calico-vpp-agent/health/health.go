@@ -1,6 +1,6 @@
 // Package health serves the agent's probes: /liveness (the process
-// answers), /readiness (VPP connected and every component synced) and
-// /status (a JSON view of each component).
+// answers and is not stuck), /readiness (VPP connected and every component
+// synced) and /status (a JSON view of each component).
 package health
 
 import (
@@ -16,47 +16,54 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Check is one readiness condition; nil means ready.
+// Check is one probe condition; Err returns nil when it holds.
 type Check struct {
-	Name  string
-	Ready func() error
+	Name string
+	Err  func() error
 }
 
 // Server answers the probes.
 type Server struct {
-	addr   string
-	checks []Check
-	status func() any
-	log    *logrus.Entry
+	addr     string
+	liveness []Check // failing means only a restart helps
+	ready    []Check
+	status   func() any
+	log      *logrus.Entry
 }
 
-// New builds the server for addr (":9090").
-func New(addr string, checks []Check, status func() any, log *logrus.Entry) *Server {
-	return &Server{addr: addr, checks: checks, status: status, log: log}
+// New builds the server for addr (":9090"). Liveness checks must fail
+// only for states a container restart repairs; everything that merely
+// waits belongs in ready.
+func New(addr string, liveness, ready []Check, status func() any, log *logrus.Entry) *Server {
+	return &Server{addr: addr, liveness: liveness, ready: ready, status: status, log: log}
+}
+
+// probe answers 200 with okText when every check holds, else 503 listing
+// the failing ones.
+func probe(checks []Check, okText string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		var failing []string
+		for _, c := range checks {
+			if err := c.Err(); err != nil {
+				failing = append(failing, c.Name+": "+err.Error())
+			}
+		}
+		if len(failing) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, f := range failing {
+				_, _ = fmt.Fprintln(w, f)
+			}
+			return
+		}
+		_, _ = fmt.Fprintln(w, okText)
+	}
 }
 
 // Handler is the HTTP handler (for tests and for mounting elsewhere).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/liveness", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readiness", func(w http.ResponseWriter, _ *http.Request) {
-		var notReady []string
-		for _, c := range s.checks {
-			if err := c.Ready(); err != nil {
-				notReady = append(notReady, c.Name+": "+err.Error())
-			}
-		}
-		if len(notReady) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			for _, n := range notReady {
-				_, _ = fmt.Fprintln(w, n)
-			}
-			return
-		}
-		_, _ = fmt.Fprintln(w, "ready")
-	})
+	mux.HandleFunc("/liveness", probe(s.liveness, "ok"))
+	mux.HandleFunc("/readiness", probe(s.ready, "ready"))
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

@@ -14,9 +14,16 @@ import (
 func TestProbes(t *testing.T) {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
-	vppUp := false
+	vppUp, stuck := false, false
 	s := New(":0", []Check{
-		{Name: "vpp", Ready: func() error {
+		{Name: "vpp", Err: func() error {
+			if stuck {
+				return errors.New("VPP unreachable for 2m0s")
+			}
+			return nil
+		}},
+	}, []Check{
+		{Name: "vpp", Err: func() error {
 			if !vppUp {
 				return errors.New("not connected to VPP")
 			}
@@ -29,22 +36,24 @@ func TestProbes(t *testing.T) {
 		return rec.Code, rec.Body.String()
 	}
 	cases := []struct {
-		up       bool
-		path     string
+		up, stuck bool
+		path      string
 		wantCode int
 		wantBody string
 	}{
-		{false, "/liveness", http.StatusOK, "ok"},
-		{false, "/readiness", http.StatusServiceUnavailable, "vpp: not connected to VPP"},
-		{false, "/status", http.StatusOK, `"vppConnected": false`},
-		{true, "/readiness", http.StatusOK, "ready"},
-		{true, "/status", http.StatusOK, `"vppConnected": true`},
+		{false, false, "/liveness", http.StatusOK, "ok"},
+		{false, false, "/readiness", http.StatusServiceUnavailable, "vpp: not connected to VPP"},
+		{false, false, "/status", http.StatusOK, `"vppConnected": false`},
+		{false, true, "/liveness", http.StatusServiceUnavailable, "vpp: VPP unreachable for 2m0s"},
+		{true, false, "/liveness", http.StatusOK, "ok"},
+		{true, false, "/readiness", http.StatusOK, "ready"},
+		{true, false, "/status", http.StatusOK, `"vppConnected": true`},
 	}
 	for _, c := range cases {
-		vppUp = c.up
+		vppUp, stuck = c.up, c.stuck
 		code, body := get(c.path)
 		if code != c.wantCode || !strings.Contains(body, c.wantBody) {
-			t.Errorf("%s (vpp up %v) = %d %q, want %d with %q", c.path, c.up, code, body, c.wantCode, c.wantBody)
+			t.Errorf("%s (vpp up %v, stuck %v) = %d %q, want %d with %q", c.path, c.up, c.stuck, code, body, c.wantCode, c.wantBody)
 		}
 	}
 }

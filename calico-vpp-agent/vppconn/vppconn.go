@@ -41,6 +41,10 @@ type Holder struct {
 	vpp     *vpplink.VPP
 	status  vppstatus.Status
 	lastErr error
+	// unreachableSince is when vpp-manager last started reporting VPP
+	// running while we had no connection; zero when connected or when
+	// VPP is (re)starting.
+	unreachableSince time.Time
 }
 
 // New returns a holder; Run connects.
@@ -77,6 +81,18 @@ func (h *Holder) Connected() bool {
 	return h.vpp != nil
 }
 
+// Unreachable is how long vpp-manager has reported VPP running while no
+// connection could be made (or kept): zero when connected or while VPP is
+// not running. A long value means this process is stuck, not VPP.
+func (h *Holder) Unreachable() time.Duration {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.unreachableSince.IsZero() {
+		return 0
+	}
+	return time.Since(h.unreachableSince)
+}
+
 // VPPStatus is vpp-manager's status as of the current connection.
 func (h *Holder) VPPStatus() vppstatus.Status {
 	h.mu.RLock()
@@ -95,6 +111,11 @@ func (h *Holder) Run(ctx context.Context) error {
 		if err != nil {
 			return nil // ctx ended
 		}
+		h.mu.Lock()
+		if h.unreachableSince.IsZero() {
+			h.unreachableSince = time.Now()
+		}
+		h.mu.Unlock()
 		socket := status.APISocket
 		if socket == "" {
 			socket = h.opts.APISocket
@@ -123,6 +144,7 @@ func (h *Holder) Run(ctx context.Context) error {
 		backoff = h.opts.Poll
 		h.mu.Lock()
 		h.vpp, h.status, h.lastErr = v, status, nil
+		h.unreachableSince = time.Time{}
 		h.mu.Unlock()
 		log.WithFields(logrus.Fields{"socket": socket, "vppPid": status.VPPPID}).Info("connected to VPP")
 		h.opts.OnConnect(v, status)
@@ -154,6 +176,9 @@ func (h *Holder) waitRunning(ctx context.Context) (vppstatus.Status, error) {
 		if err == nil && st.State == vppstatus.StateRunning {
 			return st, nil
 		}
+		h.mu.Lock()
+		h.unreachableSince = time.Time{} // VPP is away; waiting is right
+		h.mu.Unlock()
 		if err != nil {
 			h.setErr(fmt.Errorf("vpp-manager status: %w", err))
 		} else {
