@@ -38,8 +38,8 @@ func TestProbes(t *testing.T) {
 	cases := []struct {
 		up, stuck bool
 		path      string
-		wantCode int
-		wantBody string
+		wantCode  int
+		wantBody  string
 	}{
 		{false, false, "/liveness", http.StatusOK, "ok"},
 		{false, false, "/readiness", http.StatusServiceUnavailable, "vpp: not connected to VPP"},
