@@ -74,6 +74,9 @@ const (
 	StatePending State = "pending"
 	StateApplied State = "applied"
 	StateFailed  State = "failed"
+	// StateDeleteFailed marks an object no longer wanted that VPP refused
+	// to delete; it is retried with the same backoff as failed creates.
+	StateDeleteFailed State = "delete-failed"
 )
 
 // ObjectStatus is the reconciler's view of one desired object.
@@ -129,7 +132,7 @@ type runner interface {
 	phase() Phase
 	dump(ctx context.Context) error
 	applyCreates(ctx context.Context, now time.Time) (failed int, next time.Duration, unavailable error)
-	applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int, unavailable error)
+	applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int, retryIn time.Duration, unavailable error)
 	resetBackoff()
 	report(m Metrics)
 	statuses() map[string]ObjectStatus
@@ -177,7 +180,7 @@ func New(opts Options) *Reconciler {
 // NewTable registers a kind and returns the table its manager writes
 // desired objects into. format renders keys in status and logs.
 func NewTable[K comparable, O any](r *Reconciler, kind Kind[K, O], format func(K) string) *Table[K, O] {
-	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, notify: r.Trigger, r: r}
+	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.runners = append(r.runners, t)
@@ -299,11 +302,14 @@ func (r *Reconciler) Sync(ctx context.Context) (retryIn time.Duration, err error
 		}
 	}
 	for i := len(runners) - 1; i >= 0; i-- {
-		n, err := runners[i].applyDeletes(ctx, start, prune)
+		n, next, err := runners[i].applyDeletes(ctx, start, prune)
 		if err != nil {
 			return r.opts.RetryBase, err
 		}
 		failed += n
+		if next > 0 && (retryIn == 0 || next < retryIn) {
+			retryIn = next
+		}
 	}
 	var flushErrs []error
 	for _, t := range runners {
@@ -383,6 +389,8 @@ type Table[K comparable, O any] struct {
 	desired map[K]O
 	actual  map[K]O // as last dumped, updated by our own calls
 	status  map[K]*ObjectStatus
+	// undeletable holds the failed deletes of objects no longer desired.
+	undeletable map[K]*ObjectStatus
 }
 
 // Set declares that key should exist as obj.
@@ -390,6 +398,7 @@ func (t *Table[K, O]) Set(key K, obj O) {
 	t.mu.Lock()
 	prev, had := t.desired[key]
 	t.desired[key] = obj
+	delete(t.undeletable, key)
 	// A changed object starts over; an unchanged one keeps its status (and
 	// backoff, if it keeps failing).
 	if _, ok := t.status[key]; !ok || !had || !t.kind.Equal(obj, prev) {
@@ -408,6 +417,10 @@ func (t *Table[K, O]) resetBackoff() {
 			s.Since = time.Time{}
 		}
 	}
+	for _, s := range t.undeletable {
+		s.Attempts = 0
+		s.Since = time.Time{}
+	}
 }
 
 // Delete declares that key should not exist.
@@ -425,6 +438,7 @@ func (t *Table[K, O]) Replace(all map[K]O) {
 	t.desired = make(map[K]O, len(all))
 	for k, v := range all {
 		t.desired[k] = v
+		delete(t.undeletable, k)
 	}
 	for k := range t.status {
 		if _, ok := all[k]; !ok {
@@ -539,15 +553,30 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 	return failed, retryIn, nil
 }
 
-func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int, unavailable error) {
+func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int, retryIn time.Duration, unavailable error) {
 	if !prune {
-		return 0, nil
+		return 0, 0, nil
 	}
 	t.mu.Lock()
 	var todo []change[K, O]
 	for k, a := range t.actual {
-		if _, wanted := t.desired[k]; !wanted {
-			todo = append(todo, change[K, O]{key: k, actual: a})
+		if _, wanted := t.desired[k]; wanted {
+			continue
+		}
+		if s := t.undeletable[k]; s != nil && now.Before(s.Since.Add(t.backoff(s.Attempts))) {
+			wait := s.Since.Add(t.backoff(s.Attempts)).Sub(now)
+			if retryIn == 0 || wait < retryIn {
+				retryIn = wait
+			}
+			failed++
+			continue
+		}
+		todo = append(todo, change[K, O]{key: k, actual: a})
+	}
+	// Gone from VPP by other means (a restart, a resync): nothing to retry.
+	for k := range t.undeletable {
+		if _, ok := t.actual[k]; !ok {
+			delete(t.undeletable, k)
 		}
 	}
 	t.mu.Unlock()
@@ -557,24 +586,34 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 			t.r.opts.Metrics.Calls(t.kind.Name(), "delete", 1)
 		}
 		if errors.Is(err, ErrUnavailable) {
-			return failed, fmt.Errorf("delete %s: %w", t.format(c.key), err)
-		}
-		if errors.Is(err, ErrNotOwned) {
-			t.mu.Lock()
-			delete(t.actual, c.key) // not ours after all: forget it
-			t.mu.Unlock()
-			continue
-		}
-		if err != nil {
-			failed++
-			t.r.opts.Log.WithError(err).WithFields(logrus.Fields{"kind": t.kind.Name(), "key": t.format(c.key)}).Warn("delete failed")
-			continue
+			return failed, retryIn, fmt.Errorf("delete %s: %w", t.format(c.key), err)
 		}
 		t.mu.Lock()
-		delete(t.actual, c.key)
+		switch {
+		case errors.Is(err, ErrNotOwned):
+			delete(t.actual, c.key) // not ours after all: forget it
+			delete(t.undeletable, c.key)
+		case err != nil:
+			failed++
+			s := t.undeletable[c.key]
+			if s == nil {
+				s = &ObjectStatus{State: StateDeleteFailed}
+				t.undeletable[c.key] = s
+			}
+			s.Attempts++
+			s.Error = err.Error()
+			s.Since = now
+			if wait := t.backoff(s.Attempts); retryIn == 0 || wait < retryIn {
+				retryIn = wait
+			}
+			t.r.opts.Log.WithError(err).WithFields(logrus.Fields{"kind": t.kind.Name(), "key": t.format(c.key), "attempts": s.Attempts}).Warn("delete failed")
+		default:
+			delete(t.actual, c.key)
+			delete(t.undeletable, c.key)
+		}
 		t.mu.Unlock()
 	}
-	return failed, nil
+	return failed, retryIn, nil
 }
 
 // backoff doubles per attempt from RetryBase up to RetryMax.
@@ -623,8 +662,11 @@ func (t *Table[K, O]) report(m Metrics) {
 func (t *Table[K, O]) statuses() map[string]ObjectStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[string]ObjectStatus, len(t.status))
+	out := make(map[string]ObjectStatus, len(t.status)+len(t.undeletable))
 	for k, s := range t.status {
+		out[t.format(k)] = *s
+	}
+	for k, s := range t.undeletable {
 		out[t.format(k)] = *s
 	}
 	return out

@@ -284,6 +284,53 @@ func TestFailureStatusAndBackoff(t *testing.T) {
 	}
 }
 
+// A delete VPP refuses shows in the status and backs off like a failed
+// create; wanting the object again, or a successful delete, clears it.
+func TestFailedDeleteStatusAndBackoff(t *testing.T) {
+	var log []string
+	routes := newFake("routes", PhaseRoutes, &log)
+	routes.objects["stale"] = "z"
+	routes.fail["stale"] = errors.New("VNET_API_ERROR_NO_SUCH_ENTRY (-6)")
+	clock := newFakeClock()
+	r := New(Options{Log: quiet(), Clock: clock, RetryBase: time.Second, RetryMax: 4 * time.Second})
+	tb := NewTable[string, string](r, routes, func(s string) string { return s })
+	steps := []struct {
+		name      string
+		do        func()
+		advance   time.Duration
+		deletes   int           // cumulative Delete calls after the sync
+		retry     time.Duration // returned by Sync
+		state     State         // "stale"'s status ("" = none)
+		attempts  int
+		wantError bool
+	}{
+		{name: "first failure", deletes: 1, retry: time.Second, state: StateDeleteFailed, attempts: 1, wantError: true},
+		{name: "within backoff: not retried", deletes: 1, retry: time.Second, state: StateDeleteFailed, attempts: 1, wantError: true},
+		{name: "after backoff: retried, backoff doubles", advance: time.Second, deletes: 2, retry: 2 * time.Second, state: StateDeleteFailed, attempts: 2, wantError: true},
+		{name: "wanted again: kept, no delete", do: func() { tb.Set("stale", "z") }, deletes: 2, state: StateApplied},
+		{name: "unwanted again, VPP accepts", do: func() { tb.Delete("stale"); delete(routes.fail, "stale") }, deletes: 3},
+	}
+	for _, st := range steps {
+		if st.do != nil {
+			st.do()
+		}
+		clock.Advance(st.advance)
+		retry, err := r.Sync(context.Background())
+		got := r.Status()["routes"]["stale"]
+		if (err != nil) != st.wantError || retry != st.retry || routes.calls["delete"] != st.deletes ||
+			got.State != st.state || got.Attempts != st.attempts {
+			t.Fatalf("%s: err=%v retry=%v deletes=%d status=%+v; want error %v retry %v deletes %d state %q attempts %d",
+				st.name, err, retry, routes.calls["delete"], got, st.wantError, st.retry, st.deletes, st.state, st.attempts)
+		}
+		if st.state == StateDeleteFailed && !strings.Contains(got.Error, "NO_SUCH_ENTRY") {
+			t.Errorf("%s: status error = %q", st.name, got.Error)
+		}
+	}
+	if _, ok := routes.objects["stale"]; ok {
+		t.Error("stale object still in VPP")
+	}
+}
+
 // syncCounter is a Metrics that counts syncs.
 type syncCounter struct {
 	mu    sync.Mutex
