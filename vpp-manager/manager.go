@@ -418,7 +418,9 @@ func (m *Manager) configureUplink(ctx context.Context, v *vpplink.VPP, a *attach
 		if r.Table != 0 {
 			continue
 		}
-		routes = append(routes, vpplink.Route{Prefix: r.Dst, Paths: []vpplink.RoutePath{{Gateway: r.Gw, SwIfIndex: idx}}})
+		if route, ok := uplinkRoute(r, idx); ok {
+			routes = append(routes, route)
+		}
 	}
 	if a.spec.IsMain {
 		for _, gw := range m.cfg.Initial.DefaultGateways {
@@ -430,6 +432,36 @@ func (m *Manager) configureUplink(ctx context.Context, v *vpplink.VPP, a *attach
 		}
 	}
 	return v.AddRoutes(ctx, routes)
+}
+
+// uplinkRoute is the VPP route for a Linux route through the uplink idx:
+// an ECMP route keeps its next hops on the uplink, with their weights
+// (those on other Linux links stay Linux's).
+func uplinkRoute(r linuxstate.Route, idx vpplink.SwIfIndex) (vpplink.Route, bool) {
+	if len(r.MultiPath) == 0 {
+		return vpplink.Route{Prefix: r.Dst, Paths: []vpplink.RoutePath{{Gateway: r.Gw, SwIfIndex: idx}}}, true
+	}
+	route := vpplink.Route{Prefix: r.Dst}
+	for _, nh := range r.MultiPath {
+		if nh.Dev == "" {
+			route.Paths = append(route.Paths, vpplink.RoutePath{Gateway: nh.Gw, SwIfIndex: idx, Weight: uint8(min(max(nh.Weight, 1), 255))})
+		}
+	}
+	return route, len(route.Paths) > 0
+}
+
+// uplinkGateways are the gateways r reaches through the uplink.
+func uplinkGateways(r linuxstate.Route) []netip.Addr {
+	if len(r.MultiPath) == 0 {
+		return []netip.Addr{r.Gw}
+	}
+	var gws []netip.Addr
+	for _, nh := range r.MultiPath {
+		if nh.Dev == "" && nh.Gw.IsValid() {
+			gws = append(gws, nh.Gw)
+		}
+	}
+	return gws
 }
 
 // hostIfName names the host interface of uplink i: the configured name
@@ -533,8 +565,11 @@ func (m *Manager) connectHostVPPSide(ctx context.Context, v *vpplink.VPP, a *att
 	}
 	proxiedND := false
 	for _, r := range u.Routes {
-		if r.Gw.Is6() {
-			if err := v.AddProxyND(ctx, idx, r.Gw); err != nil {
+		for _, gw := range uplinkGateways(r) {
+			if !gw.Is6() {
+				continue
+			}
+			if err := v.AddProxyND(ctx, idx, gw); err != nil {
 				return err
 			}
 			proxiedND = true

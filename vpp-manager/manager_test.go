@@ -278,14 +278,28 @@ func (n *node) checkTakeoverWith(st vppmanager.Status, wantMode, wantDriver stri
 			if r.Dst.Addr().Is6() != is6 {
 				continue
 			}
-			found := false
-			for _, got := range routes {
-				if got.Prefix == r.Dst && len(got.Paths) == 1 && got.Paths[0].Gateway == r.Gw && got.Paths[0].SwIfIndex == up.SwIfIndex {
-					found = true
+			// Every next hop on the uplink, with its weight (ECMP included).
+			var want []string
+			if len(r.MultiPath) == 0 {
+				want = append(want, fmt.Sprintf("%s/%d/1", r.Gw, up.SwIfIndex))
+			}
+			for _, nh := range r.MultiPath {
+				if nh.Dev == "" {
+					want = append(want, fmt.Sprintf("%s/%d/%d", nh.Gw, up.SwIfIndex, max(nh.Weight, 1)))
 				}
 			}
-			if !found {
-				t.Errorf("VPP has no route %s via %s on the uplink", r.Dst, r.Gw)
+			slices.Sort(want)
+			var got []string
+			for _, vr := range routes {
+				if vr.Prefix == r.Dst {
+					for _, p := range vr.Paths {
+						got = append(got, fmt.Sprintf("%s/%d/%d", p.Gateway, p.SwIfIndex, max(p.Weight, 1)))
+					}
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("VPP route %s paths (gw/sw_if_index/weight) = %v, want %v", r, got, want)
 			}
 		}
 	}
@@ -336,6 +350,10 @@ func TestTakeoverAndRestore(t *testing.T) {
 			{"ip", "addr", "add", "198.18.7.2/24", "dev", "UPLINK"},
 			{"ip", "route", "add", "203.0.113.0/24", "via", "198.18.0.1", "metric", "50"},
 			{"ip", "link", "set", "UPLINK", "mtu", "1400"},
+		}},
+		{"ecmp routes", true, true, "af_packet", "af_packet", "veth", "veth", [][]string{
+			{"ip", "route", "add", "198.51.100.0/24", "nexthop", "via", "198.18.0.1", "weight", "3", "nexthop", "via", "198.18.0.3"},
+			{"ip", "-6", "route", "add", "2001:db8:1::/64", "nexthop", "via", "2001:db8::1", "nexthop", "via", "2001:db8::3"},
 		}},
 	}
 	for _, c := range cases {

@@ -46,12 +46,37 @@ type Route struct {
 	Protocol int          `json:"protocol,omitempty"`
 	Scope    int          `json:"scope,omitempty"`
 	OnLink   bool         `json:"onlink,omitempty"`
+	// MultiPath holds an ECMP route's next hops (Gw and OnLink are then
+	// unused). At least one of them is on the uplink.
+	MultiPath []NextHop `json:"multipath,omitempty"`
+}
+
+// NextHop is one path of a multipath route.
+type NextHop struct {
+	Gw netip.Addr `json:"gw,omitzero"`
+	// Dev names the path's link when it is another interface than the
+	// uplink (ECMP across the uplink and, say, a second NIC).
+	Dev    string `json:"dev,omitempty"`
+	Weight int    `json:"weight,omitempty"` // 1-256 as in `ip route`; 0 means 1
+	OnLink bool   `json:"onlink,omitempty"`
 }
 
 func (r Route) String() string {
 	s := r.Dst.String()
 	if r.Gw.IsValid() {
 		s += " via " + r.Gw.String()
+	}
+	for _, nh := range r.MultiPath {
+		s += " nexthop"
+		if nh.Gw.IsValid() {
+			s += " via " + nh.Gw.String()
+		}
+		if nh.Dev != "" {
+			s += " dev " + nh.Dev
+		}
+		if nh.Weight > 1 {
+			s += fmt.Sprintf(" weight %d", nh.Weight)
+		}
 	}
 	return s
 }
@@ -151,13 +176,17 @@ func Capture(h *netlink.Handle, sys SysFS, name string) (*Uplink, error) {
 		}
 		u.Addresses = append(u.Addresses, addr)
 	}
-	routes, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{LinkIndex: attrs.Index, Table: unix.RT_TABLE_UNSPEC},
-		netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
+	// Every table, every link: a multipath route has no single output
+	// interface, so the kernel's OIF filter would miss ECMP routes.
+	routes, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return nil, fmt.Errorf("list routes of %s: %w", name, err)
 	}
 	for _, r := range routes {
 		if r.Protocol == unix.RTPROT_KERNEL || r.Table == unix.RT_TABLE_LOCAL || r.Type != unix.RTN_UNICAST {
+			continue
+		}
+		if !routeUses(r, attrs.Index) {
 			continue
 		}
 		route := Route{Table: r.Table, Priority: r.Priority, Protocol: int(r.Protocol), Scope: int(r.Scope), OnLink: r.Flags&unix.RTNH_F_ONLINK != 0}
@@ -179,6 +208,21 @@ func Capture(h *netlink.Handle, sys SysFS, name string) (*Uplink, error) {
 			route.Src, _ = netip.AddrFromSlice(r.Src)
 			route.Src = route.Src.Unmap()
 		}
+		for _, nh := range r.MultiPath {
+			hop := NextHop{Weight: nh.Hops + 1, OnLink: nh.Flags&unix.RTNH_F_ONLINK != 0}
+			if nh.Gw != nil {
+				hop.Gw, _ = netip.AddrFromSlice(nh.Gw)
+				hop.Gw = hop.Gw.Unmap()
+			}
+			if nh.LinkIndex != attrs.Index {
+				other, err := h.LinkByIndex(nh.LinkIndex)
+				if err != nil {
+					return nil, fmt.Errorf("route %s of %s: next hop link %d: %w", route.Dst, name, nh.LinkIndex, err)
+				}
+				hop.Dev = other.Attrs().Name
+			}
+			route.MultiPath = append(route.MultiPath, hop)
+		}
 		if route.Table == unix.RT_TABLE_MAIN {
 			route.Table = 0
 		}
@@ -187,6 +231,20 @@ func Capture(h *netlink.Handle, sys SysFS, name string) (*Uplink, error) {
 	sort.SliceStable(u.Routes, func(i, j int) bool { return u.Routes[i].Dst.Bits() > u.Routes[j].Dst.Bits() })
 	u.readSysFS(sys)
 	return u, nil
+}
+
+// routeUses reports whether r leaves through link index: its output
+// interface, or one of its next hops.
+func routeUses(r netlink.Route, index int) bool {
+	if len(r.MultiPath) == 0 {
+		return r.LinkIndex == index
+	}
+	for _, nh := range r.MultiPath {
+		if nh.LinkIndex == index {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *Uplink) readSysFS(sys SysFS) {
@@ -292,7 +350,11 @@ func Apply(h *netlink.Handle, name string, u *Uplink) error {
 		}
 	}
 	for _, r := range u.Routes {
-		if err := h.RouteReplace(r.netlink(link.Attrs().Index)); err != nil {
+		nr, err := r.netlink(h, link.Attrs().Index)
+		if err == nil {
+			err = h.RouteReplace(nr)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("add route %s on %s: %w", r, name, err))
 		}
 	}
@@ -362,7 +424,11 @@ func Restore(h *netlink.Handle, u *Uplink) error {
 		fail("set down", h.LinkSetDown(link))
 	}
 	for _, r := range u.Routes {
-		fail("add route "+r.String(), h.RouteReplace(r.netlink(link.Attrs().Index)))
+		nr, err := r.netlink(h, link.Attrs().Index)
+		if err == nil {
+			err = h.RouteReplace(nr)
+		}
+		fail("add route "+r.String(), err)
 	}
 	return errors.Join(errs...)
 }
@@ -371,7 +437,9 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-func (r Route) netlink(linkIndex int) *netlink.Route {
+// netlink builds the kernel route through the link linkIndex; next hops
+// on other links are found by name in h.
+func (r Route) netlink(h *netlink.Handle, linkIndex int) (*netlink.Route, error) {
 	out := &netlink.Route{LinkIndex: linkIndex, Dst: ipNet(r.Dst), Priority: r.Priority, Protocol: netlink.RouteProtocol(r.Protocol),
 		Scope: netlink.Scope(r.Scope), Table: r.Table}
 	if r.Gw.IsValid() {
@@ -383,5 +451,26 @@ func (r Route) netlink(linkIndex int) *netlink.Route {
 	if r.OnLink {
 		out.Flags |= unix.RTNH_F_ONLINK
 	}
-	return out
+	if len(r.MultiPath) == 0 {
+		return out, nil
+	}
+	out.LinkIndex = 0 // the next hops carry the links
+	for _, nh := range r.MultiPath {
+		hop := &netlink.NexthopInfo{LinkIndex: linkIndex, Hops: max(nh.Weight, 1) - 1}
+		if nh.Dev != "" {
+			other, err := h.LinkByName(nh.Dev)
+			if err != nil {
+				return nil, fmt.Errorf("next hop device %s: %w", nh.Dev, err)
+			}
+			hop.LinkIndex = other.Attrs().Index
+		}
+		if nh.Gw.IsValid() {
+			hop.Gw = nh.Gw.AsSlice()
+		}
+		if nh.OnLink {
+			hop.Flags |= unix.RTNH_F_ONLINK
+		}
+		out.MultiPath = append(out.MultiPath, hop)
+	}
+	return out, nil
 }

@@ -82,6 +82,32 @@ func TestCaptureSaveRestore(t *testing.T) {
 				t.Errorf("captured %+v", u)
 			}
 		}},
+		{"ecmp routes", [][]string{
+			{"ip", "addr", "add", "198.18.0.2/24", "dev", "UPLINK"},
+			{"ip", "addr", "add", "2001:db8::2/64", "dev", "UPLINK", "nodad"},
+			{"ip", "link", "add", "second", "type", "veth", "peer", "name", "second-peer"},
+			{"ip", "link", "set", "second-peer", "up"},
+			{"ip", "link", "set", "second", "up"},
+			{"ip", "addr", "add", "192.0.2.1/24", "dev", "second"},
+			{"ip", "route", "add", "198.51.100.0/24", "nexthop", "via", "198.18.0.1", "weight", "2", "nexthop", "via", "198.18.0.3"},
+			{"ip", "route", "add", "203.0.113.0/24", "nexthop", "via", "198.18.0.1", "nexthop", "via", "192.0.2.2", "dev", "second"},
+			{"ip", "-6", "route", "add", "2001:db8:1::/64", "nexthop", "via", "2001:db8::1", "nexthop", "via", "2001:db8::3"},
+			{"ip", "route", "add", "198.18.200.0/24", "via", "192.0.2.2"}, // not through the uplink
+		}, func(t *testing.T, u *Uplink) {
+			want := map[string]string{
+				"198.51.100.0/24": "198.51.100.0/24 nexthop via 198.18.0.1 weight 2 nexthop via 198.18.0.3",
+				"203.0.113.0/24":  "203.0.113.0/24 nexthop via 198.18.0.1 nexthop via 192.0.2.2 dev second",
+				"2001:db8:1::/64": "2001:db8:1::/64 nexthop via 2001:db8::1 nexthop via 2001:db8::3",
+			}
+			if len(u.Routes) != len(want) {
+				t.Errorf("captured routes %v, want %d", u.Routes, len(want))
+			}
+			for _, r := range u.Routes {
+				if got := r.String(); got != want[r.Dst.String()] {
+					t.Errorf("captured %q, want %q", got, want[r.Dst.String()])
+				}
+			}
+		}},
 		{"ipv6 only", [][]string{
 			{"ip", "addr", "add", "2001:db8::2/64", "dev", "UPLINK", "nodad"},
 			{"ip", "-6", "route", "add", "default", "via", "2001:db8::1"},
