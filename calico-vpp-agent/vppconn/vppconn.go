@@ -6,7 +6,9 @@ package vppconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -174,12 +176,17 @@ func (h *Holder) waitRunning(ctx context.Context) (vppstatus.Status, error) {
 	for {
 		st, err := vppstatus.Read(h.opts.StatusFile)
 		if err == nil && st.State == vppstatus.StateRunning {
-			return st, nil
+			err = h.checkFresh(st)
+			if err == nil {
+				return st, nil
+			}
 		}
 		h.mu.Lock()
 		h.unreachableSince = time.Time{} // VPP is away; waiting is right
 		h.mu.Unlock()
-		if err != nil {
+		if errors.Is(err, errStaleStatus) {
+			h.setErr(err)
+		} else if err != nil {
 			h.setErr(fmt.Errorf("vpp-manager status: %w", err))
 		} else {
 			h.setErr(fmt.Errorf("vpp-manager reports %s", st.State))
@@ -190,4 +197,23 @@ func (h *Holder) waitRunning(ctx context.Context) (vppstatus.Status, error) {
 		case <-time.After(h.opts.Poll):
 		}
 	}
+}
+
+var errStaleStatus = errors.New("vpp-manager status is stale")
+
+// checkFresh rejects a "running" status older than the API socket it
+// names: that socket belongs to a VPP started after the status was
+// written (vpp-manager was killed and a new one is still setting the new
+// VPP up), which must not be programmed before vpp-manager publishes it.
+func (h *Holder) checkFresh(st vppstatus.Status) error {
+	socket := st.APISocket
+	if socket == "" {
+		socket = h.opts.APISocket
+	}
+	fi, err := os.Stat(socket)
+	if err != nil || st.Updated.IsZero() || !fi.ModTime().After(st.Updated) {
+		return nil // no socket yet: connecting will say so
+	}
+	return fmt.Errorf("%w: it reports VPP running as of %s, but %s was created at %s by a newer VPP",
+		errStaleStatus, st.Updated.Format(time.RFC3339Nano), socket, fi.ModTime().Format(time.RFC3339Nano))
 }
