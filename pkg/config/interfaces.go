@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -140,6 +141,19 @@ func (s InterfaceSpec) Bounded(max InterfaceSpec) InterfaceSpec {
 	s.RxQueueSize = clamp(s.RxQueueSize, max.RxQueueSize)
 	s.TxQueueSize = clamp(s.TxQueueSize, max.TxQueueSize)
 	return s
+}
+
+// PodInterfaceSpec is a pod interface's effective spec: override (a pod's
+// own request, from its annotation; zero fields mean "the default")
+// validated, completed from defaultPodIfSpec and bounded by maxPodIfSpec.
+// source names the override in errors, e.g. the annotation and interface.
+func (i *Interfaces) PodInterfaceSpec(source string, override InterfaceSpec) (InterfaceSpec, error) {
+	errs := &fieldErrors{variable: source}
+	override.validate(errs, "")
+	if len(errs.errs) > 0 {
+		return InterfaceSpec{}, errors.Join(errs.errs...)
+	}
+	return override.fillDefaults(i.DefaultPodIfSpec).Bounded(i.MaxPodIfSpec), nil
 }
 
 // Limits VPP places on queues: ring sizes are powers of two up to 32768
