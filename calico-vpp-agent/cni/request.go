@@ -58,8 +58,12 @@ type Pod struct {
 }
 
 // HasIPv4 and HasIPv6 report the families the pod has addresses of.
-func (p *Pod) HasIPv4() bool { return slices.ContainsFunc(p.Addresses, func(a netip.Prefix) bool { return a.Addr().Is4() }) }
-func (p *Pod) HasIPv6() bool { return slices.ContainsFunc(p.Addresses, func(a netip.Prefix) bool { return a.Addr().Is6() }) }
+func (p *Pod) HasIPv4() bool {
+	return slices.ContainsFunc(p.Addresses, func(a netip.Prefix) bool { return a.Addr().Is4() })
+}
+func (p *Pod) HasIPv6() bool {
+	return slices.ContainsFunc(p.Addresses, func(a netip.Prefix) bool { return a.Addr().Is6() })
+}
 
 // requestErrors collects every problem of one request, each naming the
 // proto field and its value.
