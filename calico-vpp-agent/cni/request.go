@@ -115,6 +115,10 @@ func ParseAdd(req *proto.AddRequest, ifs *config.Interfaces) (Pod, error) {
 			errs.add(fmt.Sprintf("container_routes[%d]", i), "%q is not a prefix (like 0.0.0.0/0)", r)
 			continue
 		}
+		if (p.Addr().Is4() && !pod.HasIPv4()) || (p.Addr().Is6() && !pod.HasIPv6()) {
+			errs.add(fmt.Sprintf("container_routes[%d]", i), "%s needs an address of its family in container_ips", r)
+			continue
+		}
 		pod.Routes = append(pod.Routes, p.Masked())
 	}
 

@@ -112,6 +112,8 @@ func TestParseAdd(t *testing.T) {
 		}, wantErr: []string{"container_ips[2].address: 198.18.100.2 repeats container_ips[0]"}},
 		{name: "malformed route", edit: func(r *proto.AddRequest) { r.ContainerRoutes = []string{"default"} },
 			wantErr: []string{`container_routes[0]: "default" is not a prefix`}},
+		{name: "route without an address of its family", edit: func(r *proto.AddRequest) { r.ContainerIps = r.ContainerIps[:1] },
+			wantErr: []string{`container_routes[1]: ::/0 needs an address of its family`}},
 		{name: "MTU too small for IPv6", edit: func(r *proto.AddRequest) { r.Settings.Mtu = 1000 },
 			wantErr: []string{"settings.mtu: 1000 out of range (want 1280-65535"}},
 		{name: "annotation not JSON", edit: func(r *proto.AddRequest) { r.Workload.Annotations[InterfacesSpecAnnotation] = `eth0=2` },
