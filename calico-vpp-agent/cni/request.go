@@ -102,7 +102,8 @@ func ParseAdd(req *proto.AddRequest, ifs *config.Interfaces) (Pod, error) {
 			continue
 		}
 		seen[p.Addr()] = i
-		if gw := ip.GetGateway(); gw != "" {
+		// Calico's client sends net.IP(nil).String(), "<nil>", for no gateway.
+		if gw := ip.GetGateway(); gw != "" && gw != "<nil>" {
 			if _, err := netip.ParseAddr(gw); err != nil {
 				errs.add(fmt.Sprintf("container_ips[%d].gateway", i), "%q is not an IP address", gw)
 			}

@@ -28,8 +28,8 @@ func validAdd() *proto.AddRequest {
 		DesiredHostInterfaceName: "cali1a2b3c4d5e6",
 		Settings:                 &proto.ContainerSettings{Mtu: 1450},
 		ContainerIps: []*proto.IPConfig{
-			{Address: "198.18.100.2/32"},
-			{Address: "2001:db8:100::2/128"},
+			{Address: "198.18.100.2/32", Gateway: "<nil>"}, // as Calico's client sends "no gateway"
+			{Address: "2001:db8:100::2/128", Gateway: "2001:db8:100::1"},
 		},
 		ContainerRoutes: []string{"0.0.0.0/0", "::/0"},
 		Workload: &proto.WorkloadIDs{
