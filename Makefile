@@ -10,7 +10,7 @@ export CGO_ENABLED ?= 0
 
 # The product's binaries (felix-proxy, cni-plugin and calivppctl join this
 # list when they exist); a missing one fails the build.
-BINARIES := vpp-manager calico-vpp-agent calivppctl
+BINARIES := vpp-manager calico-vpp-agent calivppctl calico-vpp-cni
 
 .PHONY: all build test test-unit bench lint images demo deps clean fuzz tools yaml
 
