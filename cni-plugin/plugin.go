@@ -142,12 +142,7 @@ func cmdAdd(args *skel.CmdArgs) error {
 	for _, ip := range result.IPs {
 		is4 := ip.Address.IP.To4() != nil
 		v4, v6 = v4 || is4, v6 || !is4
-		// Pods get host routes: the interface is point to point to VPP.
-		bits := 128
-		if is4 {
-			bits = 32
-		}
-		addr := net.IPNet{IP: ip.Address.IP, Mask: net.CIDRMask(bits, bits)}
+		addr := hostPrefix(ip.Address.IP)
 		req.ContainerIps = append(req.ContainerIps, &proto.IPConfig{Address: addr.String()})
 	}
 	for _, r := range result.Routes {
@@ -178,11 +173,10 @@ func cmdAdd(args *skel.CmdArgs) error {
 	result.Interfaces = []*current.Interface{{Name: args.IfName, Mac: reply.GetContainerMac(), Sandbox: args.Netns}}
 	zero := 0
 	result.Routes = nil
-	for i, ip := range result.IPs {
+	for _, ip := range result.IPs {
 		ip.Interface = &zero
-		ip.Address.Mask = net.CIDRMask(len(ip.Address.Mask)*8, len(ip.Address.Mask)*8)
+		ip.Address = hostPrefix(ip.Address.IP)
 		ip.Gateway = nil
-		result.IPs[i] = ip
 	}
 	for _, dst := range req.ContainerRoutes {
 		_, n, err := net.ParseCIDR(dst)
@@ -192,6 +186,15 @@ func cmdAdd(args *skel.CmdArgs) error {
 		result.Routes = append(result.Routes, &types.Route{Dst: *n})
 	}
 	return types.PrintResult(result, conf.CNIVersion)
+}
+
+// hostPrefix is ip alone (/32, /128): a pod's interface is point to point
+// to VPP, so its addresses have no on-link subnet.
+func hostPrefix(ip net.IP) net.IPNet {
+	if v4 := ip.To4(); v4 != nil {
+		return net.IPNet{IP: v4, Mask: net.CIDRMask(32, 32)}
+	}
+	return net.IPNet{IP: ip, Mask: net.CIDRMask(128, 128)}
 }
 
 func cmdDel(args *skel.CmdArgs) error {
