@@ -95,6 +95,14 @@ type vethLink struct{ vppNetns string }
 
 func (vethLink) Kind() string { return "veth" }
 
+// vppNetnsPath is VPP's namespace as a path (status files give a name).
+func (l vethLink) vppNetnsPath() string {
+	if l.vppNetns != "" && l.vppNetns[0] != '/' {
+		return "/var/run/netns/" + l.vppNetns
+	}
+	return l.vppNetns
+}
+
 // farName is the veth's end in VPP's namespace (and VPP's host-<name>).
 func farName(k Key) string {
 	sum := sha256.Sum256([]byte(k.String()))
@@ -102,10 +110,7 @@ func farName(k Key) string {
 }
 
 func (l vethLink) handles(pod Pod) (vpp, podNS *netlink.Handle, podFd netns.NsHandle, err error) {
-	vppPath := l.vppNetns
-	if vppPath != "" && vppPath[0] != '/' {
-		vppPath = "/var/run/netns/" + vppPath
-	}
+	vppPath := l.vppNetnsPath()
 	vns, err := netns.GetFromPath(vppPath)
 	if err != nil {
 		return nil, nil, -1, fmt.Errorf("VPP's netns %s: %w", vppPath, err)
@@ -174,11 +179,7 @@ func (l vethLink) Delete(ctx context.Context, v *vpplink.VPP, pod Pod, _ vpplink
 	if err := v.DeleteAFPacket(ctx, far); err != nil && !vpplink.IsRetval(err, vpplink.RetvalSyscallError1) { // VPP: no such host interface
 		errs = append(errs, fmt.Errorf("detach VPP from %s: %w", far, err))
 	}
-	vppPath := l.vppNetns
-	if vppPath != "" && vppPath[0] != '/' {
-		vppPath = "/var/run/netns/" + vppPath
-	}
-	if vns, err := netns.GetFromPath(vppPath); err == nil {
+	if vns, err := netns.GetFromPath(l.vppNetnsPath()); err == nil {
 		defer vns.Close()
 		if h, err := netlink.NewHandleAt(vns); err == nil {
 			defer h.Close()
