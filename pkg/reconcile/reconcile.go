@@ -180,7 +180,7 @@ func New(opts Options) *Reconciler {
 // NewTable registers a kind and returns the table its manager writes
 // desired objects into. format renders keys in status and logs.
 func NewTable[K comparable, O any](r *Reconciler, kind Kind[K, O], format func(K) string) *Table[K, O] {
-	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r}
+	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r, changed: make(chan struct{})}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.runners = append(r.runners, t)
@@ -391,6 +391,9 @@ type Table[K comparable, O any] struct {
 	status  map[K]*ObjectStatus
 	// undeletable holds the failed deletes of objects no longer desired.
 	undeletable map[K]*ObjectStatus
+	// changed is closed (and replaced) whenever an outcome is recorded,
+	// waking Await callers.
+	changed chan struct{}
 }
 
 // Set declares that key should exist as obj.
@@ -449,6 +452,70 @@ func (t *Table[K, O]) Replace(all map[K]O) {
 	t.notify()
 }
 
+// Await blocks until the desired object of key is applied (nil) or has
+// failed (its error), or ctx ends. It is how a request that must answer
+// only once VPP holds its object (a CNI ADD) waits for the reconciler.
+func (t *Table[K, O]) Await(ctx context.Context, key K) error {
+	for {
+		t.mu.Lock()
+		s := t.status[key]
+		_, wanted := t.desired[key]
+		ch := t.changed
+		var err error
+		done := true
+		switch {
+		case !wanted || s == nil:
+			err = fmt.Errorf("%s %s: no longer desired", t.kind.Name(), t.format(key))
+		case s.State == StateApplied:
+		case s.State == StateFailed:
+			err = fmt.Errorf("%s %s: %s", t.kind.Name(), t.format(key), s.Error)
+		default:
+			done = false
+		}
+		t.mu.Unlock()
+		if done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: not applied yet: %w", t.kind.Name(), t.format(key), ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// AwaitDeleted blocks until key, no longer desired, is gone from VPP
+// (nil), or VPP refused to delete it (that error), or ctx ends.
+func (t *Table[K, O]) AwaitDeleted(ctx context.Context, key K) error {
+	for {
+		t.mu.Lock()
+		_, wanted := t.desired[key]
+		_, present := t.actual[key]
+		failed := t.undeletable[key]
+		ch := t.changed
+		t.mu.Unlock()
+		switch {
+		case wanted:
+			return fmt.Errorf("%s %s: desired again", t.kind.Name(), t.format(key))
+		case !present:
+			return nil
+		case failed != nil:
+			return fmt.Errorf("delete %s %s: %s", t.kind.Name(), t.format(key), failed.Error)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: not deleted yet: %w", t.kind.Name(), t.format(key), ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// broadcastLocked wakes the Await callers.
+func (t *Table[K, O]) broadcastLocked() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
 // Actual returns what VPP has for key, as far as the reconciler knows.
 func (t *Table[K, O]) Actual(key K) (O, bool) {
 	t.mu.Lock()
@@ -477,6 +544,7 @@ func (t *Table[K, O]) dump(ctx context.Context) error {
 	}
 	t.mu.Lock()
 	t.actual = actual
+	t.broadcastLocked()
 	t.mu.Unlock()
 	return nil
 }
@@ -611,6 +679,7 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 			delete(t.actual, c.key)
 			delete(t.undeletable, c.key)
 		}
+		t.broadcastLocked()
 		t.mu.Unlock()
 	}
 	return failed, retryIn, nil
@@ -640,8 +709,9 @@ func (t *Table[K, O]) markLocked(k K, st State, err error, now time.Time) {
 	}
 	if s.State != st || st == StateFailed {
 		s.Since = now
+		s.State = st
+		t.broadcastLocked()
 	}
-	s.State = st
 }
 
 func (t *Table[K, O]) report(m Metrics) {

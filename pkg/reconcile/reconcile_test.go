@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/sync/errgroup"
 	"io"
 	"maps"
 	"sort"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/errgroup"
 )
 
 // fakeVPP is one kind's objects in a pretend VPP, with call counters. The
@@ -546,4 +546,72 @@ func (k *resyncDuringDump) Dump(ctx context.Context) (map[string]string, error) 
 		k.r.Resync()
 	}
 	return k.fakeVPP.Dump(ctx)
+}
+
+// Await answers when the reconciler records an outcome: applied, failed
+// (with VPP's error), deleted, or a refused delete; and gives up with ctx.
+func TestAwait(t *testing.T) {
+	var log []string
+	routes := newFake("routes", PhaseRoutes, &log)
+	routes.fail["bad"] = errors.New("VNET_API_ERROR_NO_SUCH_FIB (-3)")
+	r := New(Options{Log: quiet(), Clock: newFakeClock()})
+	r.AddInput("in")
+	r.InputSynced("in")
+	tb := NewTable[string, string](r, routes, func(s string) string { return s })
+	ctx := context.Background()
+	if _, err := r.Sync(ctx); err != nil { // the initial dump
+		t.Fatal(err)
+	}
+	// Waiters started before the sync are woken by it.
+	tb.Set("good", "x")
+	tb.Set("bad", "y")
+	results := make(chan string, 2)
+	var g errgroup.Group
+	for _, k := range []string{"good", "bad"} {
+		g.Go(func() error {
+			err := tb.Await(ctx, k)
+			results <- fmt.Sprintf("%s:%v", k, err)
+			return nil
+		})
+	}
+	_, _ = r.Sync(ctx)
+	_ = g.Wait()
+	close(results)
+	got := map[string]bool{}
+	for s := range results {
+		got[s] = true
+	}
+	if !got["good:<nil>"] || !got["bad:routes bad: VNET_API_ERROR_NO_SUCH_FIB (-3)"] {
+		t.Fatalf("await results = %v", got)
+	}
+	// Unwanted: wait for the delete; a refused delete is an error.
+	tb.Delete("good")
+	g.Go(func() error {
+		if err := tb.AwaitDeleted(ctx, "good"); err != nil {
+			t.Errorf("await deleted: %v", err)
+		}
+		return nil
+	})
+	_, _ = r.Sync(ctx)
+	_ = g.Wait()
+	if _, ok := routes.objects["good"]; ok {
+		t.Fatal("good still in VPP")
+	}
+	routes.objects["stuck"] = "z"
+	routes.fail["stuck"] = errors.New("VNET_API_ERROR_IN_USE (-113)")
+	r.Resync()
+	_, _ = r.Sync(ctx)
+	if err := tb.AwaitDeleted(ctx, "stuck"); err == nil || !strings.Contains(err.Error(), "IN_USE") {
+		t.Fatalf("await of a refused delete = %v", err)
+	}
+	// Nothing happening: the caller's deadline ends the wait.
+	tb.Set("later", "w")
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := tb.Await(short, "later"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("await without a sync = %v", err)
+	}
+	if err := tb.Await(ctx, "never-set"); err == nil {
+		t.Fatal("await of an undesired key succeeded")
+	}
 }
