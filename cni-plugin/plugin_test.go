@@ -10,51 +10,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/cni"
 	"github.com/calico-vpp/calico-vpp/pkg/config"
+	"github.com/calico-vpp/calico-vpp/pkg/reconcile"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
-
-// vethDataplane stands in for VPP on the pod side: a veth whose far end
-// is in a "vpp" namespace, configured exactly as the agent configures a
-// pod interface.
-type vethDataplane struct{ vpp *topo.Netns }
-
-func (d *vethDataplane) AddPod(_ context.Context, pod cni.Pod) error {
-	far := fmt.Sprintf("vp%x", []byte(cni.ContainerMAC(pod.Key)[2:6])) // unique per pod, 10 characters
-	if out, err := exec.Command("ip", "-n", d.vpp.Name, "link", "add", far, "type", "veth", "peer", "name", pod.InterfaceName,
-		"netns", filepath.Base(pod.Netns)).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
-		return fmt.Errorf("veth: %v: %s", err, out)
-	}
-	if out, err := exec.Command("ip", "-n", d.vpp.Name, "link", "set", far, "up").CombinedOutput(); err != nil {
-		return fmt.Errorf("veth up: %v: %s", err, out)
-	}
-	mac, _ := net.ParseMAC("02:fe:00:00:00:01")
-	return cni.ConfigurePodNetns(pod, mac)
-}
-
-func (d *vethDataplane) DelPod(_ context.Context, pod cni.Pod) error {
-	ns, err := netns.GetFromPath(pod.Netns)
-	if err != nil {
-		return nil // the namespace is gone, and the veth with it
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	if l, err := h.LinkByName(pod.InterfaceName); err == nil {
-		return h.LinkDel(l)
-	}
-	return nil
-}
 
 func buildPlugin(t *testing.T, dir string) {
 	t.Helper()
@@ -77,7 +42,8 @@ func buildPlugin(t *testing.T, dir string) {
 }
 
 // cnitool drives the plugin as a container runtime would, with host-local
-// IPAM, against the agent's CNI server.
+// IPAM, against the agent's CNI server wiring pods into VPP (fakevpp, or
+// VPP_BINARY).
 func TestCNIToolAddCheckDel(t *testing.T) {
 	topo.RequirePrivileged(t)
 	bin, confDir, ipamDir := t.TempDir(), t.TempDir(), t.TempDir()
@@ -91,11 +57,20 @@ func TestCNIToolAddCheckDel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := cni.NewServer(&cfg.Interfaces, store, &vethDataplane{vpp: topo.NewNetns(t, "vpp")}, vpptest.Logger(t))
+	inst := vpptest.Start(t, vpptest.Options{})
+	src := &vpptest.Source{}
+	src.Attach(t, inst)
+	log := vpptest.Logger(t)
+	rec := reconcile.New(reconcile.Options{Log: log, MinInterval: 5 * time.Millisecond})
+	rec.AddInput(cni.InputPods)
+	dp := cni.NewVPPDataplane(rec, cni.NewPodKind(src, false, log), nil, 30*time.Second)
+	srv := cni.NewServer(&cfg.Interfaces, store, dp, log)
 	socket := filepath.Join(t.TempDir(), "cni-server.sock")
+	mgr := cni.NewManager(store, srv, dp, socket, func() { rec.InputSynced(cni.InputPods) }, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	var g errgroup.Group
-	g.Go(func() error { return srv.Serve(ctx, socket) })
+	g.Go(func() error { return rec.Run(ctx) })
+	g.Go(func() error { return mgr.Run(ctx) })
 	t.Cleanup(func() { cancel(); _ = g.Wait() })
 
 	conf := fmt.Sprintf(`{"cniVersion": "1.1.0", "name": "cvpp-test", "type": "calico-vpp-cni", "socket": "unix://%s", "mtu": 1400,
@@ -149,7 +124,12 @@ func TestCNIToolAddCheckDel(t *testing.T) {
 	}
 	recorded := store.List()
 	if len(recorded) != 1 || recorded[0].Workload.Pod != "web-0" || recorded[0].MTU != 1400 {
-		t.Errorf("agent recorded %+v", recorded)
+		t.Fatalf("agent recorded %+v", recorded)
+	}
+	if idx, ok := dp.SwIfIndex(recorded[0].Key); !ok {
+		t.Error("VPP has no interface for the pod")
+	} else if vif, err := inst.VPP.Interface(ctx, idx); err != nil || !strings.Contains(vif.Tag, "default/web-0") || !vif.AdminUp {
+		t.Errorf("VPP's pod interface = %+v, %v", vif, err)
 	}
 
 	if out, err := cnitool("check"); err != nil {
@@ -166,6 +146,9 @@ func TestCNIToolAddCheckDel(t *testing.T) {
 	}
 	if len(store.List()) != 0 {
 		t.Errorf("agent still records %+v", store.List())
+	}
+	if _, ok := dp.SwIfIndex(recorded[0].Key); ok {
+		t.Error("VPP still has the pod's interface")
 	}
 	if _, err := os.Stat(filepath.Join(ipamDir, "cvpp-test", v4)); err == nil {
 		t.Errorf("host-local still holds %s", v4)

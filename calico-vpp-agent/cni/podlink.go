@@ -24,8 +24,23 @@ type PodLink interface {
 	// It returns VPP's interface and VPP's MAC on it (nil for a tun, which
 	// has no link layer). On error it leaves nothing behind.
 	Create(ctx context.Context, v *vpplink.VPP, pod Pod, mtu int, tag string) (vpplink.SwIfIndex, net.HardwareAddr, error)
-	// Delete removes both sides; what is already gone is not an error.
-	Delete(ctx context.Context, v *vpplink.VPP, pod Pod, idx vpplink.SwIfIndex) error
+	// Delete removes both sides of the pod interface id (PodID) that VPP
+	// has as idx; what is already gone is not an error.
+	Delete(ctx context.Context, v *vpplink.VPP, id string, idx vpplink.SwIfIndex) error
+}
+
+// LinkOfKind returns the link of a kind Kind() named, for pods recorded
+// or dumped with it.
+func LinkOfKind(kind, vppNetns string) (PodLink, error) {
+	switch kind {
+	case "tun":
+		return vhostLink{tun: true}, nil
+	case "tap":
+		return vhostLink{}, nil
+	case "veth":
+		return vethLink{vppNetns: vppNetns}, nil
+	}
+	return nil, fmt.Errorf("unknown pod link kind %q", kind)
 }
 
 // ChooseLink picks the pod's link: the spec's interconnect, where auto
@@ -72,7 +87,7 @@ func (l vhostLink) Create(ctx context.Context, v *vpplink.VPP, pod Pod, mtu int,
 	var mac net.HardwareAddr
 	if !l.tun {
 		mac = vppMAC(pod.Key)
-		t.MAC = mac
+		t.MAC, t.HostMAC = mac, ContainerMAC(pod.Key)
 	}
 	idx, err := v.CreateTap(ctx, t)
 	if err != nil {
@@ -84,9 +99,9 @@ func (l vhostLink) Create(ctx context.Context, v *vpplink.VPP, pod Pod, mtu int,
 	return idx, mac, nil
 }
 
-func (l vhostLink) Delete(ctx context.Context, v *vpplink.VPP, pod Pod, idx vpplink.SwIfIndex) error {
+func (l vhostLink) Delete(ctx context.Context, v *vpplink.VPP, id string, idx vpplink.SwIfIndex) error {
 	if err := v.DeleteTap(ctx, idx); err != nil && !vpplink.IsRetval(err, vpplink.RetvalInvalidSwIfIndex) {
-		return fmt.Errorf("delete %s of %s: %w", l.Kind(), pod.Key, err)
+		return fmt.Errorf("delete %s of pod %s: %w", l.Kind(), id, err)
 	}
 	return nil
 }
@@ -103,11 +118,9 @@ func (l vethLink) vppNetnsPath() string {
 	return l.vppNetns
 }
 
-// farName is the veth's end in VPP's namespace (and VPP's host-<name>).
-func farName(k Key) string {
-	sum := sha256.Sum256([]byte(k.String()))
-	return fmt.Sprintf("cvp%x", sum[:5]) // 13 characters
-}
+// farName is the veth's end in VPP's namespace (and VPP's host-<name>)
+// for the pod interface id (PodID).
+func farName(id string) string { return "cvp" + id[:10] } // 13 characters
 
 func (l vethLink) handles(pod Pod) (vpp, podNS *netlink.Handle, podFd netns.NsHandle, err error) {
 	vppPath := l.vppNetnsPath()
@@ -142,8 +155,15 @@ func (l vethLink) Create(ctx context.Context, v *vpplink.VPP, pod Pod, mtu int, 
 	defer vh.Close()
 	defer ph.Close()
 	defer podFd.Close()
-	far := farName(pod.Key)
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: far, MTU: mtu}, PeerName: pod.InterfaceName, PeerNamespace: netlink.NsFd(podFd)}
+	far := farName(PodID(pod.Key))
+	if stale, err := vh.LinkByName(far); err == nil {
+		// Left by a VPP that went away: the pod's end goes with it.
+		if err := vh.LinkDel(stale); err != nil {
+			return vpplink.InvalidSwIfIndex, nil, fmt.Errorf("remove stale veth %s of %s: %w", far, pod.Key, err)
+		}
+	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: far, MTU: mtu}, PeerName: pod.InterfaceName,
+		PeerNamespace: netlink.NsFd(podFd), PeerHardwareAddr: ContainerMAC(pod.Key)}
 	if err := vh.LinkAdd(veth); err != nil {
 		return vpplink.InvalidSwIfIndex, nil, fmt.Errorf("create veth %s/%s for %s: %w", far, pod.InterfaceName, pod.Key, err)
 	}
@@ -173,8 +193,8 @@ func (l vethLink) Create(ctx context.Context, v *vpplink.VPP, pod Pod, mtu int, 
 	return idx, mac, nil
 }
 
-func (l vethLink) Delete(ctx context.Context, v *vpplink.VPP, pod Pod, _ vpplink.SwIfIndex) error {
-	far := farName(pod.Key)
+func (l vethLink) Delete(ctx context.Context, v *vpplink.VPP, id string, _ vpplink.SwIfIndex) error {
+	far := farName(id)
 	var errs []error
 	if err := v.DeleteAFPacket(ctx, far); err != nil && !vpplink.IsRetval(err, vpplink.RetvalSyscallError1) { // VPP: no such host interface
 		errs = append(errs, fmt.Errorf("detach VPP from %s: %w", far, err))
@@ -191,7 +211,7 @@ func (l vethLink) Delete(ctx context.Context, v *vpplink.VPP, pod Pod, _ vpplink
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("delete veth of %s: %w", pod.Key, err)
+		return fmt.Errorf("delete veth of pod %s: %w", id, err)
 	}
 	return nil
 }

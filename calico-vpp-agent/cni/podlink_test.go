@@ -85,7 +85,7 @@ func TestPodLinks(t *testing.T) {
 			}
 
 			for range 2 { // deleting what is gone is fine
-				if err := link.Delete(ctx, inst.VPP, pod, idx); err != nil {
+				if err := link.Delete(ctx, inst.VPP, PodID(pod.Key), idx); err != nil {
 					t.Fatal(err)
 				}
 			}

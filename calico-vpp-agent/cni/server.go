@@ -33,6 +33,12 @@ type Dataplane interface {
 	DelPod(ctx context.Context, pod Pod) error
 }
 
+// Resolver is implemented by dataplanes that fix, at ADD, choices the
+// pod's record must keep across restarts (link kind, MTU).
+type Resolver interface {
+	Resolve(Pod) Pod
+}
+
 // Server answers Calico's gRPC dataplane protocol (the CniDataplane
 // service) for the CNI plugin.
 type Server struct {
@@ -56,6 +62,9 @@ func (s *Server) Add(ctx context.Context, req *proto.AddRequest) (*proto.AddRepl
 	if err != nil {
 		s.log.WithError(err).Warn("rejected ADD")
 		return &proto.AddReply{ErrorMessage: err.Error()}, nil
+	}
+	if r, ok := s.dp.(Resolver); ok {
+		pod = r.Resolve(pod)
 	}
 	log := s.log.WithFields(logrus.Fields{"pod": pod.Workload.Namespace + "/" + pod.Workload.Pod, "netns": pod.Netns, "interface": pod.InterfaceName})
 	unlock := s.locks.lock(pod.Key)

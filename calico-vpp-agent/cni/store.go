@@ -17,6 +17,9 @@ import (
 // interfaces in VPP with nobody to delete them.
 const storeVersion = 1
 
+// StoreFile is the pod records' file name in the agent's state directory.
+const StoreFile = "cni-pods.json"
+
 type storeFile struct {
 	Version int   `json:"version"`
 	Pods    []Pod `json:"pods"`

@@ -7,10 +7,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/projectcalico/calico/libcalico-go/lib/apiconfig"
 	"github.com/projectcalico/calico/libcalico-go/lib/backend"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	agent "github.com/calico-vpp/calico-vpp/calico-vpp-agent"
+	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/cni"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/inputs"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/metrics"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/vppconn"
@@ -30,6 +33,10 @@ import (
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
 	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
 )
+
+// podRequestTimeout bounds how long a CNI ADD or DEL waits for VPP; the
+// kubelet retries a failed one.
+const podRequestTimeout = time.Minute
 
 func main() { os.Exit(run()) }
 
@@ -102,13 +109,24 @@ func run() int {
 		log.WithError(err).Error("cannot reach the Kubernetes API")
 		return 1
 	}
-	for _, in := range []string{inputs.InputServices, inputs.InputEndpointSlices, inputs.InputNodes, inputs.InputCalico} {
+	for _, in := range []string{inputs.InputServices, inputs.InputEndpointSlices, inputs.InputNodes, inputs.InputCalico, cni.InputPods} {
 		rec.AddInput(in)
 	}
 	kin := inputs.NewKubernetes(k8s, 0, rec.InputSynced, logging.Component(logger, "kubernetes"))
 	cin := inputs.NewCalico(calicoClient, cfg.NodeName, false, func() { rec.InputSynced(inputs.InputCalico) }, logging.Component(logger, "calico"))
 
-	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr}, kin, cin)
+	pods, err := cni.OpenStore(filepath.Join(cfg.Paths.StateDir, cni.StoreFile))
+	if err != nil {
+		log.WithError(err).Error("cannot open the pod records")
+		return 1
+	}
+	cniLog := logging.Component(logger, "cni")
+	dp := cni.NewVPPDataplane(rec, cni.NewPodKind(conn, cfg.Debug.GSOEnabled, cniLog),
+		func() map[netip.Prefix]inputs.IPPool { return cin.State().IPPools }, podRequestTimeout)
+	cniManager := cni.NewManager(pods, cni.NewServer(&cfg.Interfaces, pods, dp, cniLog), dp, cfg.Paths.CNIServerSocket,
+		func() { rec.InputSynced(cni.InputPods) }, cniLog)
+
+	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr}, kin, cin, cniManager)
 	if err := a.Run(ctx); err != nil {
 		log.WithError(err).Error("agent failed")
 		return 1

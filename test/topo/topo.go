@@ -56,12 +56,21 @@ func NewNetns(t testing.TB, role string) *Netns {
 	ns := &Netns{Name: UniqueName("cvt" + role)}
 	Run(t, "ip", "netns", "add", ns.Name)
 	t.Cleanup(func() {
+		if _, err := os.Stat(ns.Path()); err != nil {
+			return // deleted by the test
+		}
 		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
 			t.Logf("delete netns %s: %v: %s", ns.Name, err, out)
 		}
 	})
 	ns.Run(t, "ip", "link", "set", "lo", "up")
 	return ns
+}
+
+// Delete removes the namespace now (a pod that vanished).
+func (n *Netns) Delete(t testing.TB) {
+	t.Helper()
+	Run(t, "ip", "netns", "del", n.Name)
 }
 
 // Path is the namespace's file, for setns and VPP's host_namespace.
