@@ -57,7 +57,7 @@ func startAgent(t testing.TB, src *vpptest.Source, storePath string) *testAgent 
 	}
 	a := &testAgent{store: store, calls: &callCounter{calls: map[string]int{}}}
 	log := vpptest.Logger(t)
-	a.rec = reconcile.New(reconcile.Options{Log: log, MinInterval: 5 * time.Millisecond, RetryBase: 50 * time.Millisecond, Metrics: a.calls})
+	a.rec = reconcile.New(reconcile.Options{Log: log, RetryBase: 50 * time.Millisecond, Metrics: a.calls})
 	a.rec.AddInput(InputPods)
 	a.dp = NewVPPDataplane(a.rec, NewPodKind(src, true, log), nil, 30*time.Second)
 	cfg, _, err := config.Load([]string{"NODENAME=node-a"})

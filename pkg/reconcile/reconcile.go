@@ -105,7 +105,8 @@ func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // Options tune a Reconciler.
 type Options struct {
 	// MinInterval is the least time between two syncs: bursts of changes
-	// coalesce into one sync. Default 100ms.
+	// coalesce into one sync. Default 10ms: a sync costs what changed, and a
+	// CNI ADD waits for one.
 	MinInterval time.Duration
 	// MaxInterval is the longest time without a full resync (a dump of
 	// VPP). Default 5 minutes.
@@ -156,7 +157,7 @@ type Reconciler struct {
 // New returns a reconciler; register kinds with NewTable before Run.
 func New(opts Options) *Reconciler {
 	if opts.MinInterval <= 0 {
-		opts.MinInterval = 100 * time.Millisecond
+		opts.MinInterval = 10 * time.Millisecond
 	}
 	if opts.MaxInterval <= 0 {
 		opts.MaxInterval = 5 * time.Minute
@@ -180,7 +181,7 @@ func New(opts Options) *Reconciler {
 // NewTable registers a kind and returns the table its manager writes
 // desired objects into. format renders keys in status and logs.
 func NewTable[K comparable, O any](r *Reconciler, kind Kind[K, O], format func(K) string) *Table[K, O] {
-	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r, changed: make(chan struct{})}
+	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r, changed: make(chan struct{}), dirty: map[K]struct{}{}, full: true}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.runners = append(r.runners, t)
@@ -394,6 +395,12 @@ type Table[K comparable, O any] struct {
 	// changed is closed (and replaced) whenever an outcome is recorded,
 	// waking Await callers.
 	changed chan struct{}
+	// dirty are the keys a sync must look at: changed by the manager, or
+	// not settled yet (failed, in backoff, not pruned). After a dump (full)
+	// every key is looked at; otherwise a sync costs what changed, not
+	// the size of the table.
+	dirty map[K]struct{}
+	full  bool
 }
 
 // Set declares that key should exist as obj.
@@ -401,6 +408,7 @@ func (t *Table[K, O]) Set(key K, obj O) {
 	t.mu.Lock()
 	prev, had := t.desired[key]
 	t.desired[key] = obj
+	t.dirty[key] = struct{}{}
 	delete(t.undeletable, key)
 	// A changed object starts over; an unchanged one keeps its status (and
 	// backoff, if it keeps failing).
@@ -431,6 +439,7 @@ func (t *Table[K, O]) Delete(key K) {
 	t.mu.Lock()
 	delete(t.desired, key)
 	delete(t.status, key)
+	t.dirty[key] = struct{}{}
 	t.mu.Unlock()
 	t.notify()
 }
@@ -438,9 +447,13 @@ func (t *Table[K, O]) Delete(key K) {
 // Replace sets the whole desired set of the kind.
 func (t *Table[K, O]) Replace(all map[K]O) {
 	t.mu.Lock()
+	for k := range t.desired {
+		t.dirty[k] = struct{}{}
+	}
 	t.desired = make(map[K]O, len(all))
 	for k, v := range all {
 		t.desired[k] = v
+		t.dirty[k] = struct{}{}
 		delete(t.undeletable, k)
 	}
 	for k := range t.status {
@@ -544,6 +557,7 @@ func (t *Table[K, O]) dump(ctx context.Context) error {
 	}
 	t.mu.Lock()
 	t.actual = actual
+	t.full = true
 	t.broadcastLocked()
 	t.mu.Unlock()
 	return nil
@@ -558,21 +572,34 @@ type change[K comparable, O any] struct {
 func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed int, retryIn time.Duration, unavailable error) {
 	t.mu.Lock()
 	var todo []change[K, O]
-	for k, d := range t.desired {
+	consider := func(k K, d O) {
 		a, exists := t.actual[k]
 		if exists && t.kind.Equal(d, a) {
 			t.markLocked(k, StateApplied, nil, now)
-			continue
+			delete(t.dirty, k)
+			return
 		}
+		t.dirty[k] = struct{}{} // until applied
 		if s := t.status[k]; s != nil && s.State == StateFailed && now.Before(s.Since.Add(t.backoff(s.Attempts))) {
 			wait := s.Since.Add(t.backoff(s.Attempts)).Sub(now)
 			if retryIn == 0 || wait < retryIn {
 				retryIn = wait
 			}
 			failed++
-			continue
+			return
 		}
 		todo = append(todo, change[K, O]{key: k, desired: d, actual: a, exists: exists})
+	}
+	if t.full {
+		for k, d := range t.desired {
+			consider(k, d)
+		}
+	} else {
+		for k := range t.dirty {
+			if d, ok := t.desired[k]; ok {
+				consider(k, d)
+			}
+		}
 	}
 	t.mu.Unlock()
 	for _, c := range todo {
@@ -615,6 +642,7 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 		} else {
 			t.actual[c.key] = got
 			t.markLocked(c.key, StateApplied, nil, now)
+			delete(t.dirty, c.key)
 		}
 		t.mu.Unlock()
 	}
@@ -627,19 +655,34 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 	}
 	t.mu.Lock()
 	var todo []change[K, O]
-	for k, a := range t.actual {
+	consider := func(k K) {
 		if _, wanted := t.desired[k]; wanted {
-			continue
+			return
 		}
+		a, present := t.actual[k]
+		if !present {
+			delete(t.dirty, k) // settled
+			return
+		}
+		t.dirty[k] = struct{}{} // until deleted
 		if s := t.undeletable[k]; s != nil && now.Before(s.Since.Add(t.backoff(s.Attempts))) {
 			wait := s.Since.Add(t.backoff(s.Attempts)).Sub(now)
 			if retryIn == 0 || wait < retryIn {
 				retryIn = wait
 			}
 			failed++
-			continue
+			return
 		}
 		todo = append(todo, change[K, O]{key: k, actual: a})
+	}
+	if t.full {
+		for k := range t.actual {
+			consider(k)
+		}
+	} else {
+		for k := range t.dirty {
+			consider(k)
+		}
 	}
 	// Gone from VPP by other means (a restart, a resync): nothing to retry.
 	for k := range t.undeletable {
@@ -661,6 +704,7 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		case errors.Is(err, ErrNotOwned):
 			delete(t.actual, c.key) // not ours after all: forget it
 			delete(t.undeletable, c.key)
+			delete(t.dirty, c.key)
 		case err != nil:
 			failed++
 			s := t.undeletable[c.key]
@@ -678,10 +722,16 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		default:
 			delete(t.actual, c.key)
 			delete(t.undeletable, c.key)
+			delete(t.dirty, c.key)
 		}
 		t.broadcastLocked()
 		t.mu.Unlock()
 	}
+	// Both passes have now looked at every key: later syncs look at what
+	// changes.
+	t.mu.Lock()
+	t.full = false
+	t.mu.Unlock()
 	return failed, retryIn, nil
 }
 

@@ -615,3 +615,58 @@ func TestAwait(t *testing.T) {
 		t.Fatal("await of an undesired key succeeded")
 	}
 }
+
+// equalCounter counts how many objects a sync compares.
+type equalCounter struct {
+	*fakeVPP
+	equals int
+}
+
+func (e *equalCounter) Equal(d, a string) bool { e.equals++; return d == a }
+
+// Between dumps a sync looks only at what changed (or has not settled):
+// one change in a large table costs one comparison, not one per object.
+func TestSyncCostsWhatChanged(t *testing.T) {
+	var log []string
+	kind := &equalCounter{fakeVPP: newFake("routes", PhaseRoutes, &log)}
+	r := New(Options{Log: quiet(), Clock: newFakeClock()})
+	r.AddInput("in")
+	r.InputSynced("in")
+	tb := NewTable[string, string](r, kind, func(s string) string { return s })
+	all := map[string]string{}
+	for i := range 1000 {
+		all[fmt.Sprint(i)] = "v"
+	}
+	tb.Replace(all)
+	ctx := context.Background()
+	if _, err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name       string
+		do         func()
+		maxEquals  int
+		wantInVPP  int
+		wantChange int // cumulative create+update+delete
+	}{
+		{"nothing changed", func() {}, 0, 1000, 1000},
+		{"one set", func() { tb.Set("new", "v") }, 1, 1001, 1001},
+		{"one changed", func() { tb.Set("7", "w") }, 2, 1001, 1002}, // Set compares with the previous desired object too
+		{"one deleted", func() { tb.Delete("8") }, 0, 1000, 1003},
+		{"resync dumps and compares everything", r.Resync, 1000, 1000, 1003},
+	}
+	for _, st := range steps {
+		st.do()
+		kind.equals = 0
+		if _, err := r.Sync(ctx); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if kind.equals > st.maxEquals || len(kind.objects) != st.wantInVPP || kind.mutations() != st.wantChange {
+			t.Errorf("%s: %d comparisons (max %d), %d objects in VPP (want %d), %d changes (want %d)",
+				st.name, kind.equals, st.maxEquals, len(kind.objects), st.wantInVPP, kind.mutations(), st.wantChange)
+		}
+	}
+	if kind.objects["7"] != "w" {
+		t.Errorf("object 7 = %q", kind.objects["7"])
+	}
+}
