@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -51,7 +52,9 @@ type Kind[K comparable, O any] interface {
 	// Delete removes the object. Deleting what is already gone is not an
 	// error.
 	Delete(ctx context.Context, key K, actual O) error
-	// Equal reports whether actual already is desired.
+	// Equal reports whether actual (as dumped or returned by Create and
+	// Update) already is desired. Two desired objects are compared with
+	// reflect.DeepEqual, never with Equal.
 	Equal(desired, actual O) bool
 }
 
@@ -412,7 +415,7 @@ func (t *Table[K, O]) Set(key K, obj O) {
 	delete(t.undeletable, key)
 	// A changed object starts over; an unchanged one keeps its status (and
 	// backoff, if it keeps failing).
-	if _, ok := t.status[key]; !ok || !had || !t.kind.Equal(obj, prev) {
+	if _, ok := t.status[key]; !ok || !had || !reflect.DeepEqual(obj, prev) {
 		t.status[key] = &ObjectStatus{State: StatePending}
 	}
 	t.mu.Unlock()
@@ -444,16 +447,23 @@ func (t *Table[K, O]) Delete(key K) {
 	t.notify()
 }
 
-// Replace sets the whole desired set of the kind.
+// Replace sets the whole desired set of the kind. Only keys that appear,
+// disappear or change are looked at by the next sync.
 func (t *Table[K, O]) Replace(all map[K]O) {
 	t.mu.Lock()
 	for k := range t.desired {
-		t.dirty[k] = struct{}{}
+		if _, ok := all[k]; !ok {
+			t.dirty[k] = struct{}{}
+		}
 	}
+	prev := t.desired
 	t.desired = make(map[K]O, len(all))
 	for k, v := range all {
 		t.desired[k] = v
-		t.dirty[k] = struct{}{}
+		if old, had := prev[k]; !had || !reflect.DeepEqual(old, v) {
+			t.dirty[k] = struct{}{}
+			t.status[k] = &ObjectStatus{State: StatePending}
+		}
 		delete(t.undeletable, k)
 	}
 	for k := range t.status {
@@ -623,7 +633,7 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 		t.mu.Lock()
 		// The manager may have changed its mind while VPP worked: record the
 		// outcome only for a key still wanted as it was.
-		if d, still := t.desired[c.key]; !still || !t.kind.Equal(d, c.desired) {
+		if d, still := t.desired[c.key]; !still || !reflect.DeepEqual(d, c.desired) {
 			if err == nil {
 				t.actual[c.key] = got
 			}

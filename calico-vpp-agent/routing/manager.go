@@ -1,0 +1,156 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/inputs"
+	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/vppkinds"
+	"github.com/calico-vpp/calico-vpp/pkg/journal"
+	"github.com/calico-vpp/calico-vpp/pkg/reconcile"
+)
+
+// InputRouting is the reconciler input of learned routes: synced once the
+// peers have sent their End-of-RIB (or SyncTimeout passed), so that an
+// agent restart never prunes routes its peers are about to send again.
+const InputRouting = "routing"
+
+// CalicoSource is Calico's BGP model (inputs.Calico).
+type CalicoSource interface {
+	Watch() <-chan struct{}
+	State() inputs.CalicoState
+	Synced() bool
+}
+
+// Options configure the manager.
+type Options struct {
+	Node string
+	// PodCIDRs returns the Kubernetes node's spec.podCIDRs when host-local
+	// IPAM is used (nil with Calico IPAM).
+	PodCIDRs func() []netip.Prefix
+	Secrets  SecretGetter
+	// SyncTimeout bounds the wait for peers' End-of-RIB (default 60s).
+	SyncTimeout time.Duration
+	// OnSynced is called once learned routes are complete.
+	OnSynced func()
+	Log      *logrus.Entry
+}
+
+// Manager runs the speaker and turns what it learns into VPP routes.
+type Manager struct {
+	opts    Options
+	calico  CalicoSource
+	watch   <-chan struct{}
+	bgp     *BGP
+	tunnels *reconcile.Table[TunnelKey, Tunnel]
+	routes  *reconcile.Table[vppkinds.RouteKey, BGPRoute]
+	synced  atomic.Bool
+
+	mu     sync.Mutex
+	errors []string
+	counts map[string]int
+}
+
+// NewManager registers the tunnel and route kinds with r. Journals record
+// the tunnels and routes the agent created (they carry no tag).
+func NewManager(r *reconcile.Reconciler, v VPPSource, calico CalicoSource, tunnelJournal, routeJournal *journal.Journal, opts Options) *Manager {
+	if opts.SyncTimeout <= 0 {
+		opts.SyncTimeout = 60 * time.Second
+	}
+	m := &Manager{opts: opts, calico: calico, watch: calico.Watch(), bgp: NewBGP(opts.Log.WithField("subcomponent", "gobgp"))}
+	m.tunnels = reconcile.NewTable[TunnelKey, Tunnel](r, NewTunnelKind(v, tunnelJournal), TunnelKey.String)
+	m.routes = reconcile.NewTable[vppkinds.RouteKey, BGPRoute](r, NewRouteKind(v, routeJournal, m.tunnels), vppkinds.RouteKey.String)
+	return m
+}
+
+// Name implements agent.Component.
+func (m *Manager) Name() string { return "routing" }
+
+// Synced implements agent.Component.
+func (m *Manager) Synced() bool { return m.synced.Load() }
+
+// Status implements agent.Component.
+func (m *Manager) Status() any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return map[string]any{"peers": m.bgp.Status(), "errors": m.errors, "objects": m.counts}
+}
+
+// Run follows Calico's model and the speaker until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	start := time.Now()
+	for {
+		m.recompute(ctx)
+		if !m.synced.Load() && m.calico.Synced() && (m.bgp.PeersSynced() || time.Since(start) > m.opts.SyncTimeout) {
+			m.synced.Store(true)
+			m.opts.Log.WithField("after", time.Since(start).Round(time.Millisecond)).Info("learned routes complete")
+			if m.opts.OnSynced != nil {
+				m.opts.OnSynced()
+			}
+		}
+		var poll <-chan time.Time
+		if !m.synced.Load() {
+			poll = time.After(time.Second) // re-check the sync deadline
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.watch:
+		case <-m.bgp.Changed():
+		case <-poll:
+		}
+	}
+}
+
+// recompute applies the current model to the speaker and the learned
+// routes to the tables.
+func (m *Manager) recompute(ctx context.Context) {
+	if !m.calico.Synced() {
+		return // a partial model would drop peers
+	}
+	st := m.calico.State()
+	sp, errs := DesiredSpeaker(st, m.opts.Node, m.opts.Secrets)
+	if err := m.bgp.Apply(ctx, sp); err != nil {
+		errs = append(errs, err)
+	}
+	var podCIDRs []netip.Prefix
+	if m.opts.PodCIDRs != nil {
+		podCIDRs = m.opts.PodCIDRs()
+	}
+	ads, adErrs := Advertisements(st, m.opts.Node, podCIDRs)
+	errs = append(errs, adErrs...)
+	if err := m.bgp.Advertise(ctx, sp, ads); err != nil {
+		errs = append(errs, err)
+	}
+	tunnels, routes := DesiredRoutes(m.bgp.Learned(), ads, st.IPPools, Underlay{NodeIPv4: sp.NodeIPv4, NodeIPv6: sp.NodeIPv6})
+	wantTunnels := make(map[TunnelKey]Tunnel, len(tunnels))
+	for k := range tunnels {
+		wantTunnels[k] = Tunnel{}
+	}
+	wantRoutes := make(map[vppkinds.RouteKey]BGPRoute, len(routes))
+	for p, r := range routes {
+		wantRoutes[vppkinds.RouteKey{Prefix: p}] = BGPRoute{Spec: r}
+	}
+	m.tunnels.Replace(wantTunnels)
+	m.routes.Replace(wantRoutes)
+
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	m.mu.Lock()
+	changed := len(msgs) > 0 && !slices.Equal(msgs, m.errors)
+	m.errors = msgs
+	m.counts = map[string]int{"advertised": len(ads), "routes": len(routes), "tunnels": len(tunnels), "peers": len(sp.Peers)}
+	m.mu.Unlock()
+	if changed {
+		m.opts.Log.WithError(errors.Join(errs...)).Warn("routing configuration partly applied")
+	}
+}
