@@ -207,7 +207,7 @@ type RouteKind struct {
 
 var (
 	_ reconcile.Kind[vppkinds.RouteKey, BGPRoute] = (*RouteKind)(nil)
-	_ reconcile.Flusher                            = (*RouteKind)(nil)
+	_ reconcile.Flusher                           = (*RouteKind)(nil)
 )
 
 // NewRouteKind returns the kind; tunnels is the tunnel table, whose

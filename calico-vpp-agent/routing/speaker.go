@@ -174,8 +174,8 @@ func (b *BGP) apiPeer(sp Speaker, p Peer) *api.Peer {
 		restart = uint32(DefaultRestartTime / time.Second)
 	}
 	peer := &api.Peer{
-		Conf:      &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.AS, LocalAsn: p.LocalAS, AuthPassword: p.Password, Description: p.Source},
-		Transport: &api.Transport{RemotePort: uint32(p.Port)},
+		Conf:            &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.AS, LocalAsn: p.LocalAS, AuthPassword: p.Password, Description: p.Source},
+		Transport:       &api.Transport{RemotePort: uint32(p.Port)},
 		GracefulRestart: &api.GracefulRestart{Enabled: true, RestartTime: restart, NotificationEnabled: true},
 		AfiSafis: []*api.AfiSafi{{
 			Config:            &api.AfiSafiConfig{Family: family, Enabled: true},
