@@ -76,6 +76,9 @@ type Peer struct {
 	Source string
 	// Node is the Calico node behind the peer, when it is one.
 	Node string
+	// Passive waits for the peer to connect. Between two Calico nodes the
+	// one with the lower address waits, so the two never keep colliding.
+	Passive bool
 }
 
 // SecretGetter returns a key of a Secret in the agent's namespace.
@@ -183,7 +186,8 @@ func DesiredSpeaker(st inputs.CalicoState, node string, secrets SecretGetter) (S
 			}
 			for _, addr := range peerAddresses(self, other) {
 				k := PeerKey{Address: addr, Port: sp.ListenPort}
-				sp.Peers[k] = Peer{PeerKey: k, AS: other.as, Password: password, RestartTime: restart, Source: "mesh", Node: other.name}
+				sp.Peers[k] = Peer{PeerKey: k, AS: other.as, Password: password, RestartTime: restart, Source: "mesh", Node: other.name,
+					Passive: lowerEnd(self, addr)}
 			}
 		}
 	}
@@ -301,7 +305,7 @@ func bgpPeer(p *apiv3.BGPPeer, self nodeBGP, nodes map[string]nodeBGP, listenPor
 			for _, a := range peerAddresses(self, n) {
 				peer := base
 				peer.PeerKey = PeerKey{Address: a, Port: listenPort}
-				peer.AS, peer.Node, peer.RRClient = n.as, n.name, isRRClient(self, n)
+				peer.AS, peer.Node, peer.RRClient, peer.Passive = n.as, n.name, isRRClient(self, n), lowerEnd(self, a)
 				if p.Spec.ASNumber != 0 {
 					peer.AS = uint32(p.Spec.ASNumber)
 				}
@@ -312,6 +316,16 @@ func bgpPeer(p *apiv3.BGPPeer, self nodeBGP, nodes map[string]nodeBGP, listenPor
 		return nil, &ConfigError{res, "spec", fmt.Errorf("one of peerIP or peerSelector is required")}
 	}
 	return out, nil
+}
+
+// lowerEnd reports whether self's address of peer's family is the lower
+// of the two: that end of a session between nodes waits to be called.
+func lowerEnd(self nodeBGP, peer netip.Addr) bool {
+	local := self.ipv4
+	if peer.Is6() {
+		local = self.ipv6
+	}
+	return local.IsValid() && local.Addr().Less(peer)
 }
 
 // familyOK reports whether the node has an address of a's family to peer

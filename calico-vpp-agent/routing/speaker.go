@@ -36,6 +36,13 @@ type BGP struct {
 	established map[netip.Addr]bool
 }
 
+// Session timers: the wait between connection attempts, and before a
+// dropped session is tried again.
+const (
+	connectRetrySeconds = 5
+	idleHoldSeconds     = 2
+)
+
 type advertised struct {
 	ad   Advertisement
 	uuid []byte
@@ -142,7 +149,7 @@ func (b *BGP) Apply(ctx context.Context, sp Speaker) error {
 			continue
 		}
 		running.Peers[k] = p
-		b.log.WithFields(logrus.Fields{"peer": k, "as": p.AS, "source": p.Source}).Info("BGP peer added")
+		b.log.WithFields(logrus.Fields{"peer": k, "as": p.AS, "source": p.Source, "passive": p.Passive}).Info("BGP peer added")
 	}
 	running.LogLevel = sp.LogLevel
 	b.mu.Lock()
@@ -174,8 +181,12 @@ func (b *BGP) apiPeer(sp Speaker, p Peer) *api.Peer {
 		restart = uint32(DefaultRestartTime / time.Second)
 	}
 	peer := &api.Peer{
-		Conf:            &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.AS, LocalAsn: p.LocalAS, AuthPassword: p.Password, Description: p.Source},
-		Transport:       &api.Transport{RemotePort: uint32(p.Port)},
+		Conf:      &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.AS, LocalAsn: p.LocalAS, AuthPassword: p.Password, Description: p.Source},
+		Transport: &api.Transport{RemotePort: uint32(p.Port), PassiveMode: p.Passive},
+		// Retry soon after a failed connection, and accept a restarted
+		// peer soon after its session dropped (GoBGP's defaults, 2 minutes
+		// and 30 seconds, would outlast a peer's graceful restart).
+		Timers:          &api.Timers{Config: &api.TimersConfig{ConnectRetry: connectRetrySeconds, IdleHoldTimeAfterReset: idleHoldSeconds}},
 		GracefulRestart: &api.GracefulRestart{Enabled: true, RestartTime: restart, NotificationEnabled: true},
 		AfiSafis: []*api.AfiSafi{{
 			Config:            &api.AfiSafiConfig{Family: family, Enabled: true},
