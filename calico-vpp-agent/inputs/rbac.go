@@ -16,3 +16,12 @@ func RBACRules() []rbacv1.PolicyRule {
 		}, Verbs: read},
 	}
 }
+
+// NamespaceRBACRules are the permissions the agent needs in its own
+// namespace (a Role there): BGP passwords from Secrets, which BGPPeers and
+// BGPConfiguration's nodeMeshPassword name.
+func NamespaceRBACRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/projectcalico/calico/libcalico-go/lib/apiconfig"
 	"github.com/projectcalico/calico/libcalico-go/lib/backend"
 	bapi "github.com/projectcalico/calico/libcalico-go/lib/backend/api"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -25,8 +26,10 @@ import (
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/cni"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/inputs"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/metrics"
+	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/routing"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/vppconn"
 	"github.com/calico-vpp/calico-vpp/pkg/config"
+	"github.com/calico-vpp/calico-vpp/pkg/journal"
 	"github.com/calico-vpp/calico-vpp/pkg/logging"
 	"github.com/calico-vpp/calico-vpp/pkg/reconcile"
 	"github.com/calico-vpp/calico-vpp/pkg/version"
@@ -109,7 +112,7 @@ func run() int {
 		log.WithError(err).Error("cannot reach the Kubernetes API")
 		return 1
 	}
-	for _, in := range []string{inputs.InputServices, inputs.InputEndpointSlices, inputs.InputNodes, inputs.InputCalico, cni.InputPods} {
+	for _, in := range []string{inputs.InputServices, inputs.InputEndpointSlices, inputs.InputNodes, inputs.InputCalico, cni.InputPods, routing.InputRouting} {
 		rec.AddInput(in)
 	}
 	kin := inputs.NewKubernetes(k8s, 0, rec.InputSynced, logging.Component(logger, "kubernetes"))
@@ -126,13 +129,56 @@ func run() int {
 	cniManager := cni.NewManager(pods, cni.NewServer(&cfg.Interfaces, pods, dp, cniLog), dp, cfg.Paths.CNIServerSocket,
 		func() { rec.InputSynced(cni.InputPods) }, cniLog)
 
-	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr}, kin, cin, cniManager)
+	tunnelJournal, err := journal.Open(filepath.Join(cfg.Paths.StateDir, "routing-tunnels.journal"))
+	if err != nil {
+		log.WithError(err).Error("cannot open the tunnel journal")
+		return 1
+	}
+	routeJournal, err := journal.Open(filepath.Join(cfg.Paths.StateDir, "routing-routes.journal"))
+	if err != nil {
+		log.WithError(err).Error("cannot open the route journal")
+		return 1
+	}
+	routingManager := routing.NewManager(rec, conn, cin, tunnelJournal, routeJournal, routing.Options{
+		Node:     cfg.NodeName,
+		Secrets:  secretGetter(k8s, podNamespace()),
+		OnSynced: func() { rec.InputSynced(routing.InputRouting) },
+		Log:      logging.Component(logger, "routing"),
+	})
+
+	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr}, kin, cin, cniManager, routingManager)
 	if err := a.Run(ctx); err != nil {
 		log.WithError(err).Error("agent failed")
 		return 1
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// podNamespace is the agent's namespace (downward API), where BGP
+// password Secrets live.
+func podNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "calico-vpp-dataplane"
+}
+
+// secretGetter reads a key of a Secret in namespace.
+func secretGetter(k8s kubernetes.Interface, namespace string) routing.SecretGetter {
+	return func(name, key string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := k8s.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		v, ok := s.Data[key]
+		if !ok {
+			return "", fmt.Errorf("secret %s/%s has no key %q", namespace, name, key)
+		}
+		return string(v), nil
+	}
 }
 
 // clients builds the Kubernetes and Calico (Kubernetes datastore) clients

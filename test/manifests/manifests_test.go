@@ -106,6 +106,10 @@ func TestManifestsAgreeWithTheCode(t *testing.T) {
 					if !sameRules(o.Rules, inputs.RBACRules()) {
 						t.Errorf("ClusterRole %s rules %+v\ndiffer from inputs.RBACRules() %+v", o.Name, o.Rules, inputs.RBACRules())
 					}
+				case *rbacv1.Role:
+					if !sameRules(o.Rules, inputs.NamespaceRBACRules()) || o.Namespace != "calico-vpp-dataplane" {
+						t.Errorf("Role %s/%s rules %+v\ndiffer from inputs.NamespaceRBACRules() %+v", o.Namespace, o.Name, o.Rules, inputs.NamespaceRBACRules())
+					}
 				case *corev1.ConfigMap:
 					checkConfigMap(t, o)
 				case *appsv1.DaemonSet:
