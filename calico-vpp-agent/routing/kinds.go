@@ -290,3 +290,37 @@ func (k *RouteKind) Equal(desired, actual BGPRoute) bool {
 
 // Flush persists the journal.
 func (k *RouteKind) Flush(ctx context.Context) error { return k.routes.Flush(ctx) }
+
+var _ reconcile.BatchKind[vppkinds.RouteKey, BGPRoute] = (*RouteKind)(nil)
+
+// CreateBatch adds routes pipelined; routes whose tunnel is missing fail
+// alone.
+func (k *RouteKind) CreateBatch(ctx context.Context, keys []vppkinds.RouteKey, want []BGPRoute) ([]BGPRoute, []error) {
+	out := make([]BGPRoute, len(keys))
+	errs := make([]error, len(keys))
+	var okKeys []vppkinds.RouteKey
+	var okRoutes []vpplink.Route
+	var okIdx []int
+	for i, key := range keys {
+		r, err := k.resolve(key, want[i].Spec)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		okKeys, okRoutes, okIdx = append(okKeys, key), append(okRoutes, r), append(okIdx, i)
+	}
+	got, gotErrs := k.routes.CreateBatch(ctx, okKeys, okRoutes)
+	for j, i := range okIdx {
+		out[i], errs[i] = BGPRoute{Spec: want[i].Spec, VPP: got[j]}, gotErrs[j]
+	}
+	return out, errs
+}
+
+// DeleteBatch deletes routes pipelined.
+func (k *RouteKind) DeleteBatch(ctx context.Context, keys []vppkinds.RouteKey, have []BGPRoute) []error {
+	routes := make([]vpplink.Route, len(have))
+	for i, h := range have {
+		routes[i] = h.VPP
+	}
+	return k.routes.DeleteBatch(ctx, keys, routes)
+}

@@ -129,17 +129,7 @@ func (m *Manager) recompute(ctx context.Context) {
 	if err := m.bgp.Advertise(ctx, sp, ads); err != nil {
 		errs = append(errs, err)
 	}
-	tunnels, routes := DesiredRoutes(m.bgp.Learned(), ads, st.IPPools, Underlay{NodeIPv4: sp.NodeIPv4, NodeIPv6: sp.NodeIPv6})
-	wantTunnels := make(map[TunnelKey]Tunnel, len(tunnels))
-	for k := range tunnels {
-		wantTunnels[k] = Tunnel{}
-	}
-	wantRoutes := make(map[vppkinds.RouteKey]BGPRoute, len(routes))
-	for p, r := range routes {
-		wantRoutes[vppkinds.RouteKey{Prefix: p}] = BGPRoute{Spec: r}
-	}
-	m.tunnels.Replace(wantTunnels)
-	m.routes.Replace(wantRoutes)
+	nTunnels, nRoutes := m.install(m.bgp.Learned(), ads, st.IPPools, Underlay{NodeIPv4: sp.NodeIPv4, NodeIPv6: sp.NodeIPv6})
 
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
@@ -148,9 +138,25 @@ func (m *Manager) recompute(ctx context.Context) {
 	m.mu.Lock()
 	changed := len(msgs) > 0 && !slices.Equal(msgs, m.errors)
 	m.errors = msgs
-	m.counts = map[string]int{"advertised": len(ads), "routes": len(routes), "tunnels": len(tunnels), "peers": len(sp.Peers)}
+	m.counts = map[string]int{"advertised": len(ads), "routes": nRoutes, "tunnels": nTunnels, "peers": len(sp.Peers)}
 	m.mu.Unlock()
 	if changed {
 		m.opts.Log.WithError(errors.Join(errs...)).Warn("routing configuration partly applied")
 	}
+}
+
+// install declares the VPP routes and tunnels of what the speaker learned.
+func (m *Manager) install(learned Learned, own map[netip.Prefix]Advertisement, pools map[netip.Prefix]inputs.IPPool, u Underlay) (tunnels, routes int) {
+	wantT, wantR := DesiredRoutes(learned, own, pools, u)
+	ts := make(map[TunnelKey]Tunnel, len(wantT))
+	for k := range wantT {
+		ts[k] = Tunnel{}
+	}
+	rs := make(map[vppkinds.RouteKey]BGPRoute, len(wantR))
+	for p, r := range wantR {
+		rs[vppkinds.RouteKey{Prefix: p}] = BGPRoute{Spec: r}
+	}
+	m.tunnels.Replace(ts)
+	m.routes.Replace(rs)
+	return len(ts), len(rs)
 }

@@ -4,6 +4,7 @@ package vppkinds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -165,4 +166,70 @@ func normalize(paths []vpplink.RoutePath) []vpplink.RoutePath {
 		return int(a.SwIfIndex) - int(b.SwIfIndex)
 	})
 	return out
+}
+
+var _ reconcile.BatchKind[RouteKey, vpplink.Route] = (*Routes)(nil)
+
+// CreateBatch adds routes pipelined (VPP's bulk path).
+func (r *Routes) CreateBatch(ctx context.Context, keys []RouteKey, routes []vpplink.Route) ([]vpplink.Route, []error) {
+	errs := make([]error, len(keys))
+	v, err := r.vpp.Get()
+	if err != nil {
+		return make([]vpplink.Route, len(keys)), fill(errs, fmt.Errorf("%w: %v", reconcile.ErrUnavailable, err))
+	}
+	out := make([]vpplink.Route, len(keys))
+	for i, k := range keys {
+		out[i] = routes[i]
+		out[i].Table, out[i].Prefix = k.Table, k.Prefix
+	}
+	itemErrs(v.AddRoutes(ctx, out), errs)
+	for i, k := range keys {
+		if errs[i] == nil {
+			r.journal.Add(k.String())
+		}
+	}
+	return out, errs
+}
+
+// DeleteBatch deletes routes pipelined.
+func (r *Routes) DeleteBatch(ctx context.Context, keys []RouteKey, _ []vpplink.Route) []error {
+	errs := make([]error, len(keys))
+	v, err := r.vpp.Get()
+	if err != nil {
+		return fill(errs, fmt.Errorf("%w: %v", reconcile.ErrUnavailable, err))
+	}
+	routes := make([]vpplink.Route, len(keys))
+	for i, k := range keys {
+		routes[i] = vpplink.Route{Table: k.Table, Prefix: k.Prefix}
+	}
+	itemErrs(v.DelRoutes(ctx, routes), errs)
+	for i, k := range keys {
+		if errs[i] == nil {
+			r.journal.Remove(k.String())
+		}
+	}
+	return errs
+}
+
+// itemErrs spreads a bulk call's error over its items: a *BulkError names
+// the failed ones; any other error (the connection) fails them all.
+func itemErrs(err error, errs []error) {
+	if err == nil {
+		return
+	}
+	var bulk *vpplink.BulkError
+	if errors.As(err, &bulk) {
+		for _, f := range bulk.Failed {
+			errs[f.Index] = f.Err
+		}
+		return
+	}
+	fill(errs, fmt.Errorf("%w: %v", reconcile.ErrUnavailable, err))
+}
+
+func fill(errs []error, err error) []error {
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }

@@ -63,6 +63,14 @@ type Kind[K comparable, O any] interface {
 // while VPP restarts) and is retried.
 var ErrUnavailable = errors.New("VPP unavailable")
 
+// BatchKind is implemented by kinds whose objects are much faster created
+// and deleted many at a time (pipelined API calls). Results are per
+// object, in order; an ErrUnavailable result stops the sync as for Create.
+type BatchKind[K comparable, O any] interface {
+	CreateBatch(ctx context.Context, keys []K, objs []O) ([]O, []error)
+	DeleteBatch(ctx context.Context, keys []K, actual []O) []error
+}
+
 // Flusher is implemented by kinds that batch bookkeeping (a journal of
 // what they created): Flush runs at the end of every sync.
 type Flusher interface {
@@ -612,6 +620,65 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 		}
 	}
 	t.mu.Unlock()
+	// record notes one outcome; it reports whether VPP was unavailable.
+	record := func(c change[K, O], op string, got O, err error) error {
+		if errors.Is(err, ErrUnavailable) {
+			return fmt.Errorf("%s %s: %w", op, t.format(c.key), err)
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		// The manager may have changed its mind while VPP worked: record the
+		// outcome only for a key still wanted as it was.
+		if d, still := t.desired[c.key]; !still || !reflect.DeepEqual(d, c.desired) {
+			if err == nil {
+				t.actual[c.key] = got
+			}
+			return nil
+		}
+		if err != nil {
+			failed++
+			t.markLocked(c.key, StateFailed, err, now)
+			t.r.opts.Log.WithError(err).WithFields(logrus.Fields{"kind": t.kind.Name(), "key": t.format(c.key)}).Warn(op + " failed")
+			if s := t.status[c.key]; s != nil {
+				if wait := t.backoff(s.Attempts); retryIn == 0 || wait < retryIn {
+					retryIn = wait
+				}
+			}
+			return nil
+		}
+		t.actual[c.key] = got
+		t.markLocked(c.key, StateApplied, nil, now)
+		delete(t.dirty, c.key)
+		return nil
+	}
+	if bk, ok := any(t.kind).(BatchKind[K, O]); ok {
+		var creates []change[K, O]
+		rest := todo[:0]
+		for _, c := range todo {
+			if c.exists {
+				rest = append(rest, c)
+			} else {
+				creates = append(creates, c)
+			}
+		}
+		todo = rest
+		if len(creates) > 0 {
+			keys := make([]K, len(creates))
+			objs := make([]O, len(creates))
+			for i, c := range creates {
+				keys[i], objs[i] = c.key, c.desired
+			}
+			got, errs := bk.CreateBatch(ctx, keys, objs)
+			if t.r.opts.Metrics != nil {
+				t.r.opts.Metrics.Calls(t.kind.Name(), "create", len(creates))
+			}
+			for i, c := range creates {
+				if err := record(c, "create", got[i], errs[i]); err != nil {
+					return failed, retryIn, err
+				}
+			}
+		}
+	}
 	for _, c := range todo {
 		var (
 			got O
@@ -627,34 +694,9 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 		if t.r.opts.Metrics != nil {
 			t.r.opts.Metrics.Calls(t.kind.Name(), op, 1)
 		}
-		if errors.Is(err, ErrUnavailable) {
-			return failed, retryIn, fmt.Errorf("%s %s: %w", op, t.format(c.key), err)
+		if err := record(c, op, got, err); err != nil {
+			return failed, retryIn, err
 		}
-		t.mu.Lock()
-		// The manager may have changed its mind while VPP worked: record the
-		// outcome only for a key still wanted as it was.
-		if d, still := t.desired[c.key]; !still || !reflect.DeepEqual(d, c.desired) {
-			if err == nil {
-				t.actual[c.key] = got
-			}
-			t.mu.Unlock()
-			continue
-		}
-		if err != nil {
-			failed++
-			t.markLocked(c.key, StateFailed, err, now)
-			t.r.opts.Log.WithError(err).WithFields(logrus.Fields{"kind": t.kind.Name(), "key": t.format(c.key)}).Warn(op + " failed")
-			if s := t.status[c.key]; s != nil {
-				if wait := t.backoff(s.Attempts); retryIn == 0 || wait < retryIn {
-					retryIn = wait
-				}
-			}
-		} else {
-			t.actual[c.key] = got
-			t.markLocked(c.key, StateApplied, nil, now)
-			delete(t.dirty, c.key)
-		}
-		t.mu.Unlock()
 	}
 	return failed, retryIn, nil
 }
@@ -701,11 +743,30 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		}
 	}
 	t.mu.Unlock()
-	for _, c := range todo {
-		err := t.kind.Delete(ctx, c.key, c.actual)
-		if t.r.opts.Metrics != nil {
-			t.r.opts.Metrics.Calls(t.kind.Name(), "delete", 1)
+	errs := make([]error, len(todo))
+	if bk, ok := any(t.kind).(BatchKind[K, O]); ok && len(todo) > 0 {
+		keys := make([]K, len(todo))
+		objs := make([]O, len(todo))
+		for i, c := range todo {
+			keys[i], objs[i] = c.key, c.actual
 		}
+		errs = bk.DeleteBatch(ctx, keys, objs)
+		if t.r.opts.Metrics != nil {
+			t.r.opts.Metrics.Calls(t.kind.Name(), "delete", len(todo))
+		}
+	} else {
+		for i, c := range todo {
+			errs[i] = t.kind.Delete(ctx, c.key, c.actual)
+			if t.r.opts.Metrics != nil {
+				t.r.opts.Metrics.Calls(t.kind.Name(), "delete", 1)
+			}
+			if errors.Is(errs[i], ErrUnavailable) {
+				break
+			}
+		}
+	}
+	for i, c := range todo {
+		err := errs[i]
 		if errors.Is(err, ErrUnavailable) {
 			return failed, retryIn, fmt.Errorf("delete %s: %w", t.format(c.key), err)
 		}

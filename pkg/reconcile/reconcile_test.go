@@ -670,3 +670,54 @@ func TestSyncCostsWhatChanged(t *testing.T) {
 		t.Errorf("object 7 = %q", kind.objects["7"])
 	}
 }
+
+// batchFake creates and deletes through batches, failing per key.
+type batchFake struct {
+	*fakeVPP
+	batches []string
+}
+
+func (b *batchFake) CreateBatch(ctx context.Context, keys []string, objs []string) ([]string, []error) {
+	b.batches = append(b.batches, fmt.Sprintf("create %d", len(keys)))
+	got, errs := make([]string, len(keys)), make([]error, len(keys))
+	for i, k := range keys {
+		got[i], errs[i] = b.Create(ctx, k, objs[i])
+	}
+	return got, errs
+}
+
+func (b *batchFake) DeleteBatch(ctx context.Context, keys []string, actual []string) []error {
+	b.batches = append(b.batches, fmt.Sprintf("delete %d", len(keys)))
+	errs := make([]error, len(keys))
+	for i, k := range keys {
+		errs[i] = b.Delete(ctx, k, actual[i])
+	}
+	return errs
+}
+
+// A BatchKind gets one batch of creates and one of deletes per sync;
+// updates stay one by one; per-object failures are recorded as usual.
+func TestBatchKind(t *testing.T) {
+	var log []string
+	kind := &batchFake{fakeVPP: newFake("routes", PhaseRoutes, &log)}
+	kind.objects["stale1"], kind.objects["stale2"], kind.objects["changed"] = "x", "y", "old"
+	kind.fail["bad"] = errors.New("VNET_API_ERROR_NO_SUCH_FIB (-3)")
+	r := New(Options{Log: quiet(), Clock: newFakeClock()})
+	r.AddInput("in")
+	r.InputSynced("in")
+	tb := NewTable[string, string](r, kind, func(s string) string { return s })
+	tb.Replace(map[string]string{"a": "1", "b": "2", "bad": "3", "changed": "new"})
+	if _, err := r.Sync(context.Background()); err == nil || !strings.Contains(err.Error(), "1 objects failed") {
+		t.Fatalf("sync: %v", err)
+	}
+	if fmt.Sprint(kind.batches) != "[create 3 delete 2]" || kind.calls["update"] != 1 {
+		t.Errorf("batches %v, calls %v", kind.batches, kind.calls)
+	}
+	st := r.Status()["routes"]
+	if st["a"].State != StateApplied || st["bad"].State != StateFailed || st["changed"].State != StateApplied {
+		t.Errorf("status = %+v", st)
+	}
+	if _, ok := kind.objects["stale1"]; ok || kind.objects["changed"] != "new" {
+		t.Errorf("VPP = %v", kind.objects)
+	}
+}
