@@ -417,18 +417,41 @@ func awaitTunnels(t *testing.T, n *testNode, want ...string) {
 	t.Fatalf("%s: tunnels %v, want %v", n.name, got, want)
 }
 
-// awaitSessions waits until the node has n established BGP connections.
+// sessions lists the node's established BGP connections (local and
+// remote address:port).
+func sessions(t *testing.T, n *testNode) []string {
+	t.Helper()
+	out, _ := n.ns.Output("ss", "-Htn", "state", "established", "( sport = :179 or dport = :179 )")
+	var conns []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 4 {
+			conns = append(conns, f[2]+" "+f[3])
+		}
+	}
+	sort.Strings(conns)
+	return conns
+}
+
+func overlap(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// awaitSessions waits until the node has count established BGP
+// connections.
 func awaitSessions(t *testing.T, n *testNode, count int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	var lines []string
+	var got []string
 	for time.Now().Before(deadline) {
-		out, _ := n.ns.Output("ss", "-Htn", "state", "established", "( sport = :179 or dport = :179 )")
-		lines = strings.Fields(strings.TrimSpace(out))
-		if got := strings.Count(strings.TrimSpace(out), "\n") + 1; strings.TrimSpace(out) != "" && got >= count {
+		if got = sessions(t, n); len(got) >= count {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s: BGP sessions %v, want %d", n.name, lines, count)
+	t.Fatalf("%s: BGP sessions %v, want %d", n.name, got, count)
 }

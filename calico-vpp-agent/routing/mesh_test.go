@@ -11,6 +11,7 @@ import (
 	"time"
 
 	apiv3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
+	"github.com/projectcalico/api/pkg/lib/numorstring"
 	libapiv3 "github.com/projectcalico/calico/libcalico-go/lib/apis/v3"
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -161,6 +162,42 @@ func TestMesh(t *testing.T) {
 		if err != nil || !fibMatches(after, before) {
 			t.Errorf("node-a's routes changed across its restart: %v -> %v (%v)", before, after, err)
 		}
+	})
+
+	t.Run("an AS change, the mesh disabled, and BGPPeers instead apply live", func(t *testing.T) {
+		before := sessions(t, a)
+		asn := numorstring.ASNumber(65001)
+		st.Nodes["node-a"].Spec.BGP.ASNumber = &asn
+		writeState(t, state, st)
+		// node-a restarts its speaker; the others must now expect AS 65001
+		// from it, or no session would come back.
+		await(t, "node-a's sessions re-established with its new AS", func() string {
+			now := sessions(t, a)
+			if len(now) < 4 || overlap(now, before) {
+				return fmt.Sprintf("sessions %v (before %v)", now, before)
+			}
+			return ""
+		})
+		awaitFIB(t, b, map[string][]string{meshBlock6(1): {"vxlan->" + meshV6(1)}})
+		// Back to one AS (else node-c, eBGP to node-a, would also offer it
+		// node-b's blocks: a second, equal path).
+		st.Nodes["node-a"].Spec.BGP.ASNumber = nil
+		writeState(t, state, st)
+		awaitFIB(t, a, map[string][]string{meshBlock6(2): {"vxlan->" + meshV6(2)}, meshBlock6(3): {"vxlan->" + meshV6(3)}})
+
+		off := false
+		st.BGPConfigurations["default"].Spec.NodeToNodeMeshEnabled = &off
+		writeState(t, state, st)
+		awaitFIB(t, a, map[string][]string{meshBlock6(2): nil, meshBlock6(3): nil})
+		awaitFIB(t, b, map[string][]string{meshBlock6(1): nil})
+
+		st.BGPPeers["all-nodes"] = bgpPeerRes("all-nodes", func(p *apiv3.BGPPeerSpec) {
+			p.PeerSelector = "has(name)"
+			p.MaxRestartTime = &metav1.Duration{Duration: 15 * time.Second}
+		})
+		writeState(t, state, st)
+		awaitFIB(t, a, map[string][]string{meshBlock6(2): {"vxlan->" + meshV6(2)}, meshBlock6(3): {"vxlan->" + meshV6(3)}})
+		awaitFIB(t, b, map[string][]string{meshBlock6(1): {"vxlan->" + meshV6(1)}})
 	})
 
 	t.Run("a lost peer's routes go after its restart time", func(t *testing.T) {

@@ -775,7 +775,7 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		case errors.Is(err, ErrNotOwned):
 			delete(t.actual, c.key) // not ours after all: forget it
 			delete(t.undeletable, c.key)
-			delete(t.dirty, c.key)
+			t.settledLocked(c.key)
 		case err != nil:
 			failed++
 			s := t.undeletable[c.key]
@@ -793,7 +793,7 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		default:
 			delete(t.actual, c.key)
 			delete(t.undeletable, c.key)
-			delete(t.dirty, c.key)
+			t.settledLocked(c.key)
 		}
 		t.broadcastLocked()
 		t.mu.Unlock()
@@ -804,6 +804,14 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 	t.full = false
 	t.mu.Unlock()
 	return failed, retryIn, nil
+}
+
+// settledLocked ends a deleted key's dirtiness, unless the manager wanted
+// it again while VPP deleted it: then it must still be created.
+func (t *Table[K, O]) settledLocked(k K) {
+	if _, wanted := t.desired[k]; !wanted {
+		delete(t.dirty, k)
+	}
 }
 
 // backoff doubles per attempt from RetryBase up to RetryMax.

@@ -721,3 +721,40 @@ func TestBatchKind(t *testing.T) {
 		t.Errorf("VPP = %v", kind.objects)
 	}
 }
+
+// deleteHook runs hook while VPP deletes.
+type deleteHook struct {
+	*fakeVPP
+	hook func(key string)
+}
+
+func (d *deleteHook) Delete(ctx context.Context, k, a string) error {
+	d.hook(k)
+	return d.fakeVPP.Delete(ctx, k, a)
+}
+
+// A key wanted again while VPP deletes it is created by the next sync.
+func TestWantedAgainDuringDelete(t *testing.T) {
+	var log []string
+	kind := &deleteHook{fakeVPP: newFake("tunnels", PhaseInterfaces, &log)}
+	r := New(Options{Log: quiet(), Clock: newFakeClock()})
+	r.AddInput("in")
+	r.InputSynced("in")
+	tb := NewTable[string, string](r, kind, func(s string) string { return s })
+	tb.Set("t", "v")
+	if _, err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	kind.hook = func(string) { tb.Set("t", "v") } // the manager changes its mind mid-delete
+	tb.Delete("t")
+	if _, err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	kind.hook = func(string) {}
+	if _, err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if kind.objects["t"] != "v" || r.Status()["tunnels"]["t"].State != StateApplied {
+		t.Errorf("VPP %v, status %+v: the re-wanted object was not created again", kind.objects, r.Status()["tunnels"]["t"])
+	}
+}
