@@ -40,7 +40,10 @@ type Options struct {
 	SyncTimeout time.Duration
 	// OnSynced is called once learned routes are complete.
 	OnSynced func()
-	Log      *logrus.Entry
+	// BGPLogLevel is GoBGP's log level until a BGPConfiguration sets
+	// logSeverityScreen (CALICOVPP_BGP_LOG_LEVEL; default info).
+	BGPLogLevel logrus.Level
+	Log         *logrus.Entry
 }
 
 // Manager runs the speaker and turns what it learns into VPP routes.
@@ -64,7 +67,10 @@ func NewManager(r *reconcile.Reconciler, v VPPSource, calico CalicoSource, tunne
 	if opts.SyncTimeout <= 0 {
 		opts.SyncTimeout = 60 * time.Second
 	}
-	m := &Manager{opts: opts, calico: calico, watch: calico.Watch(), bgp: NewBGP(opts.Log.WithField("subcomponent", "gobgp"))}
+	if opts.BGPLogLevel == 0 {
+		opts.BGPLogLevel = logrus.InfoLevel
+	}
+	m := &Manager{opts: opts, calico: calico, watch: calico.Watch(), bgp: NewBGP(opts.Log.WithField("subcomponent", "gobgp"), opts.BGPLogLevel)}
 	m.tunnels = reconcile.NewTable[TunnelKey, Tunnel](r, NewTunnelKind(v, tunnelJournal), TunnelKey.String)
 	m.routes = reconcile.NewTable[vppkinds.RouteKey, BGPRoute](r, NewRouteKind(v, routeJournal, m.tunnels), vppkinds.RouteKey.String)
 	return m

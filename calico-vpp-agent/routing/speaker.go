@@ -48,9 +48,12 @@ type advertised struct {
 	uuid []byte
 }
 
-// NewBGP starts GoBGP's server loop (idle until Apply).
-func NewBGP(log *logrus.Entry) *BGP {
-	s := server.NewBgpServer(server.LoggerOption(newGoBGPLogger(log)))
+// NewBGP starts GoBGP's server loop (idle until Apply), logging at level
+// until a BGPConfiguration's logSeverityScreen says otherwise.
+func NewBGP(log *logrus.Entry, level logrus.Level) *BGP {
+	l := newGoBGPLogger(log)
+	l.SetLevel(bgplog.LogLevel(level)) // same numbering as logrus
+	s := server.NewBgpServer(server.LoggerOption(l))
 	go s.Serve() // GoBGP's loop has no stop: it lives with the process
 	return &BGP{s: s, log: log, ads: map[netip.Prefix]advertised{}, learned: map[netip.Prefix]map[netip.Addr]bool{},
 		changed: make(chan struct{}, 1), eor: map[netip.Addr]map[string]bool{}, established: map[netip.Addr]bool{}}

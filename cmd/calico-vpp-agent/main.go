@@ -17,6 +17,7 @@ import (
 	"github.com/projectcalico/calico/libcalico-go/lib/apiconfig"
 	"github.com/projectcalico/calico/libcalico-go/lib/backend"
 	bapi "github.com/projectcalico/calico/libcalico-go/lib/backend/api"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -116,7 +117,7 @@ func run() int {
 		rec.AddInput(in)
 	}
 	kin := inputs.NewKubernetes(k8s, 0, rec.InputSynced, logging.Component(logger, "kubernetes"))
-	cin := inputs.NewCalico(calicoClient, cfg.NodeName, false, func() { rec.InputSynced(inputs.InputCalico) }, logging.Component(logger, "calico"))
+	cin := inputs.NewCalico(calicoClient, cfg.NodeName, cfg.UsePodCIDR, func() { rec.InputSynced(inputs.InputCalico) }, logging.Component(logger, "calico"))
 
 	pods, err := cni.OpenStore(filepath.Join(cfg.Paths.StateDir, cni.StoreFile))
 	if err != nil {
@@ -139,12 +140,17 @@ func run() int {
 		log.WithError(err).Error("cannot open the route journal")
 		return 1
 	}
-	routingManager := routing.NewManager(rec, conn, cin, tunnelJournal, routeJournal, routing.Options{
-		Node:     cfg.NodeName,
-		Secrets:  secretGetter(k8s, podNamespace()),
-		OnSynced: func() { rec.InputSynced(routing.InputRouting) },
-		Log:      logging.Component(logger, "routing"),
-	})
+	routingOpts := routing.Options{
+		Node:        cfg.NodeName,
+		Secrets:     secretGetter(k8s, podNamespace()),
+		OnSynced:    func() { rec.InputSynced(routing.InputRouting) },
+		BGPLogLevel: cfg.BGPLogLevel,
+		Log:         logging.Component(logger, "routing"),
+	}
+	if cfg.UsePodCIDR {
+		routingOpts.PodCIDRs = func() []netip.Prefix { return nodePodCIDRs(kin, cfg.NodeName) }
+	}
+	routingManager := routing.NewManager(rec, conn, cin, tunnelJournal, routeJournal, routingOpts)
 
 	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr}, kin, cin, cniManager, routingManager)
 	if err := a.Run(ctx); err != nil {
@@ -153,6 +159,25 @@ func run() int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// nodePodCIDRs is the Kubernetes node's spec.podCIDRs (host-local IPAM).
+func nodePodCIDRs(k *inputs.Kubernetes, node string) []netip.Prefix {
+	obj, ok, err := k.Nodes().GetStore().GetByKey(node)
+	if err != nil || !ok {
+		return nil
+	}
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, c := range n.Spec.PodCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // podNamespace is the agent's namespace (downward API), where BGP

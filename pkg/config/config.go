@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,7 @@ type Config struct {
 	FeatureGates            FeatureGates
 	Debug                   Debug
 	ServicePrefixes         []netip.Prefix
+	UsePodCIDR              bool
 	LogLevel                logrus.Level
 	LogFormat               LogFormat
 	BGPLogLevel             logrus.Level
@@ -169,6 +171,7 @@ func (l *loader) load() *Config {
 	}
 
 	cfg.ServicePrefixes = l.prefixes(EnvServicePrefix)
+	cfg.UsePodCIDR = l.boolean(EnvUsePodCIDR)
 	cfg.LogLevel = l.level(EnvLogLevel)
 	cfg.BGPLogLevel = l.level(EnvBGPLogLevel)
 	switch f := LogFormat(strings.ToLower(l.get(EnvLogFormat))); f {
@@ -312,6 +315,15 @@ func (l *loader) level(name string) logrus.Level {
 		return logrus.InfoLevel
 	}
 	return lvl
+}
+
+func (l *loader) boolean(name string) bool {
+	v := l.get(name)
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		l.fail(name, "%q is not true or false", v)
+	}
+	return b
 }
 
 func (l *loader) duration(name string) time.Duration {

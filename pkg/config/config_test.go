@@ -179,6 +179,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unimplemented gate", env(EnvFeatureGates, `{"ipsecEnabled":true}`), "CALICOVPP_FEATURE_GATES.ipsecEnabled: true is not supported"},
 		{"bad debug json", env(EnvDebug, `{"gsoEnabled":"yes"}`), `CALICOVPP_DEBUG.gsoEnabled: want bool, got "yes"`},
 		{"bad service prefix", env(EnvServicePrefix, "198.19.0.0/16,nope"), `SERVICE_PREFIX: "nope" is not a CIDR`},
+		{"bad USE_POD_CIDR", env(EnvUsePodCIDR, "maybe"), `USE_POD_CIDR: "maybe" is not true or false`},
 		{"service prefix host bits", env(EnvServicePrefix, "198.19.0.1/16"), `SERVICE_PREFIX: "198.19.0.1/16" has host bits set (did you mean 198.19.0.0/16?)`},
 		{"bad log level", env(EnvLogLevel, "verbose"), `CALICOVPP_LOG_LEVEL: unknown level "verbose"`},
 		{"bad bgp log level", env(EnvBGPLogLevel, "loud"), `CALICOVPP_BGP_LOG_LEVEL: unknown level "loud"`},

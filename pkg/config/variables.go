@@ -23,6 +23,7 @@ const (
 	EnvFeatureGates            = "CALICOVPP_FEATURE_GATES"
 	EnvDebug                   = "CALICOVPP_DEBUG"
 	EnvServicePrefix           = "SERVICE_PREFIX"
+	EnvUsePodCIDR              = "USE_POD_CIDR"
 	EnvLogLevel                = "CALICOVPP_LOG_LEVEL"
 	EnvLogFormat               = "CALICOVPP_LOG_FORMAT"
 	EnvBGPLogLevel             = "CALICOVPP_BGP_LOG_LEVEL"
@@ -59,6 +60,7 @@ func Variables() []Variable {
 		{EnvFeatureGates, `{"prometheusEnabled":false}`, "JSON: optional features. prometheusEnabled turns on the metrics endpoint. memifEnabled, vclEnabled, multinetEnabled, srv6Enabled and ipsecEnabled are recognised but not implemented: enabling one is refused."},
 		{EnvDebug, `{"servicesEnabled":true,"gsoEnabled":true,"spreadTxQueuesOnWorkers":false}`, "JSON: debug switches."},
 		{EnvServicePrefix, "10.96.0.0/12", "Comma-separated Kubernetes service CIDRs."},
+		{EnvUsePodCIDR, "false", "true with host-local IPAM: advertise the Kubernetes node's spec.podCIDRs instead of Calico IPAM blocks (as calico-node)."},
 		{EnvLogLevel, "info", "Log level: trace|debug|info|warn|error."},
 		{EnvLogFormat, "text", "Log format: text|json."},
 		{EnvBGPLogLevel, "info", "Log level of the embedded GoBGP."},
