@@ -189,7 +189,7 @@ func (k *PodKind) Create(ctx context.Context, id string, want PodInterface) (Pod
 		return PodInterface{}, err
 	}
 	pod := want.Pod
-	link, err := LinkOfKind(want.Link, st.VPPNetns)
+	link, err := LinkOfKind(want.Link, st.VPPNetns, k.gso)
 	if err != nil {
 		return PodInterface{}, err
 	}
@@ -326,7 +326,7 @@ func (k *PodKind) Delete(ctx context.Context, id string, have PodInterface) erro
 			return fmt.Errorf("remove route %s to pod %s: %w", a, id, err)
 		}
 	}
-	link, err := LinkOfKind(have.Link, st.VPPNetns)
+	link, err := LinkOfKind(have.Link, st.VPPNetns, k.gso)
 	if err != nil {
 		// Tagged as ours but of no kind we make: a tap/tun is the safe
 		// guess for an interface VPP created.
@@ -341,7 +341,6 @@ type VPPDataplane struct {
 	table   *reconcile.Table[string, PodInterface]
 	vpp     VPPSource
 	pools   PoolSource
-	netns   func() string // VPP's netns, for ChooseLink
 	timeout time.Duration
 }
 

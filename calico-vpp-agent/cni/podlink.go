@@ -30,13 +30,13 @@ type PodLink interface {
 }
 
 // LinkOfKind returns the link of a kind Kind() named, for pods recorded
-// or dumped with it.
-func LinkOfKind(kind, vppNetns string) (PodLink, error) {
+// or dumped with it; gso enables GSO on VPP's taps and tuns.
+func LinkOfKind(kind, vppNetns string, gso bool) (PodLink, error) {
 	switch kind {
 	case "tun":
-		return vhostLink{tun: true}, nil
+		return vhostLink{tun: true, gso: gso}, nil
 	case "tap":
-		return vhostLink{}, nil
+		return vhostLink{gso: gso}, nil
 	case "veth":
 		return vethLink{vppNetns: vppNetns}, nil
 	}
@@ -69,7 +69,7 @@ func vppMAC(k Key) net.HardwareAddr {
 	return mac
 }
 
-type vhostLink struct{ tun bool }
+type vhostLink struct{ tun, gso bool }
 
 func (l vhostLink) Kind() string {
 	if l.tun {
@@ -82,7 +82,7 @@ func (l vhostLink) Create(ctx context.Context, v *vpplink.VPP, pod Pod, mtu int,
 	t := vpplink.Tap{
 		Tun: l.tun, HostNamespace: pod.Netns, HostIfName: pod.InterfaceName, HostMTU: uint32(mtu),
 		NumRxQueues: uint16(pod.Spec.NumRxQueues), NumTxQueues: uint16(pod.Spec.NumTxQueues),
-		RxRingSize: uint16(pod.Spec.RxQueueSize), TxRingSize: uint16(pod.Spec.TxQueueSize), Tag: tag,
+		RxRingSize: uint16(pod.Spec.RxQueueSize), TxRingSize: uint16(pod.Spec.TxQueueSize), Tag: tag, GSO: l.gso,
 	}
 	var mac net.HardwareAddr
 	if !l.tun {

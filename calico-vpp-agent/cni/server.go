@@ -70,6 +70,10 @@ func (s *Server) Add(ctx context.Context, req *proto.AddRequest) (*proto.AddRepl
 	unlock := s.locks.lock(pod.Key)
 	defer unlock()
 
+	if err := s.addressesFree(pod); err != nil {
+		log.WithError(err).Warn("rejected ADD")
+		return &proto.AddReply{ErrorMessage: err.Error()}, nil
+	}
 	if prev, ok := s.store.Get(pod.Key); ok && !reflect.DeepEqual(prev, pod) {
 		// The same interface asked for again, differently: the old wiring
 		// goes first, so nothing of it lingers.
@@ -96,6 +100,25 @@ func (s *Server) Add(ctx context.Context, req *proto.AddRequest) (*proto.AddRepl
 	}
 	log.WithField("addresses", pod.Addresses).Info("pod wired")
 	return &proto.AddReply{Successful: true, HostInterfaceName: pod.HostInterfaceName, ContainerMac: ContainerMAC(pod.Key).String()}, nil
+}
+
+// addressesFree refuses an address another pod interface has: VPP's host
+// route would silently move to the newcomer.
+func (s *Server) addressesFree(pod Pod) error {
+	for _, other := range s.store.List() {
+		if other.Key == pod.Key {
+			continue
+		}
+		for _, a := range pod.Addresses {
+			for _, b := range other.Addresses {
+				if a.Addr() == b.Addr() {
+					return fmt.Errorf("container_ips: %s is already the address of pod %s/%s (netns %s)",
+						a.Addr(), other.Workload.Namespace, other.Workload.Pod, other.Netns)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Del unwires a pod; deleting an unknown pod succeeds.

@@ -232,6 +232,21 @@ func TestAddAndDelOutcomes(t *testing.T) {
 			t.Error("record kept after a successful DEL")
 		}
 	})
+	t.Run("an address another pod has: rejected, nothing recorded", func(t *testing.T) {
+		srv, dp, store := newTestServer(t)
+		if reply, _ := srv.Add(ctx, validAdd()); !reply.Successful {
+			t.Fatal(reply.ErrorMessage)
+		}
+		dup := validAdd()
+		dup.Netns = "/var/run/netns/cni-5678"
+		reply, _ := srv.Add(ctx, dup)
+		if reply.Successful || !strings.Contains(reply.ErrorMessage, "198.18.100.2 is already the address of pod default/web-0") {
+			t.Errorf("reply = %+v", reply)
+		}
+		if len(store.List()) != 1 || len(dp.calls) != 1 {
+			t.Errorf("store %v, calls %v", store.List(), dp.calls)
+		}
+	})
 	t.Run("malformed DEL", func(t *testing.T) {
 		srv, _, _ := newTestServer(t)
 		if reply, _ := srv.Del(ctx, &proto.DelRequest{InterfaceName: "eth0"}); reply.Successful || !strings.Contains(reply.ErrorMessage, "netns: required") {
