@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -82,7 +83,11 @@ func (c *clusterNode) exec(ctx context.Context, container string, argv []string,
 	if err != nil {
 		return err
 	}
-	executor, err := remotecommand.NewFallbackExecutor(ws, spdy, func(error) bool { return true })
+	// SPDY only when the server refuses WebSockets (an older API server):
+	// falling back after any error would run the command twice.
+	executor, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
 	if err != nil {
 		return err
 	}

@@ -159,8 +159,9 @@ func TestExportArchive(t *testing.T) {
 	}
 }
 
-// The cluster path's pod lookup against a real API server (the exec
-// itself needs a kubelet, which the test control plane has not).
+// The cluster path's pod lookup against a real API server (exec needs a
+// kubelet, which the test control plane has not: TestClusterExec covers it
+// against a fake one).
 func TestClusterPodLookup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts etcd and kube-apiserver")
