@@ -10,12 +10,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
 
@@ -151,4 +154,92 @@ func TestClusterExec(t *testing.T) {
 	if len(api.execs) != 2 || api.execs[0] != "agent: calivppctl vppctl show version" || api.execs[1] != "agent: calivppctl vppctl frobnicate" {
 		t.Errorf("exec requests %q", api.execs)
 	}
+}
+
+// The local interactive and streaming paths: the vppctl prompt, logs
+// (also followed), a shell in VPP's namespaces, and --help everywhere.
+func TestLocalInteractive(t *testing.T) {
+	bin := buildCLI(t)
+	inst := vpptest.Start(t, vpptest.Options{})
+	runDir, logDir := t.TempDir(), t.TempDir()
+	status, _ := json.Marshal(vppstatus.Status{State: vppstatus.StateRunning, VPPPID: inst.PID(), APISocket: inst.APISocket})
+	if err := os.WriteFile(filepath.Join(runDir, vppstatus.StatusFile), status, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(logDir, "calico-vpp-node-abcde_calico-vpp-dataplane_agent-0123.log")
+	if err := os.WriteFile(logFile, []byte("agent log line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(stdin string, args ...string) (string, string, int) {
+		cmd := exec.Command(bin, append(args[:1:1], append([]string{"--api-socket", inst.APISocket, "--run-dir", runDir, "--log-dir", logDir}, args[1:]...)...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), vpptest.ExitCode(err)
+	}
+	if stdout, stderr, code := run("show version\nshow interface\nquit\nshow version\n", "vppctl"); code != 0 ||
+		!strings.Contains(stdout, "vpp#") || !strings.Contains(stdout, "vpp v25.10") || !strings.Contains(stdout, "local0") || strings.Count(stdout, "vpp v25.10") != 1 {
+		t.Errorf("interactive vppctl: %d %q %q", code, stdout, stderr)
+	}
+	if stdout, stderr, code := run("", "log", "--component", "agent"); code != 0 || stdout != "agent log line\n" {
+		t.Errorf("log: %d %q %q", code, stdout, stderr)
+	}
+	if _, stderr, code := run("", "log", "--component", "vpp"); code != 1 || !strings.Contains(stderr, "no vpp log on this node") {
+		t.Errorf("missing log: %d %q", code, stderr)
+	}
+	// --follow keeps printing what the container appends.
+	follow := exec.Command(bin, "log", "--log-dir", logDir, "--component", "agent", "--follow")
+	var followed lockedBuffer
+	follow.Stdout = &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = follow.Process.Kill(); _ = follow.Wait() }()
+	f, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("appended later\n")
+	f.Close()
+	for i := 0; i < 50 && !strings.Contains(followed.String(), "appended later"); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := followed.String(); got != "agent log line\nappended later\n" {
+		t.Errorf("followed log = %q", got)
+	}
+
+	// The shell enters VPP's namespaces (VPP runs in its test netns).
+	wantNS := strings.TrimSpace(inst.Netns.Run(t, "readlink", "/proc/self/ns/net"))
+	if stdout, stderr, code := run("readlink /proc/self/ns/net\nexit\n", "sh", "--component", "vpp"); code != 0 || strings.TrimSpace(stdout) != wantNS {
+		t.Errorf("sh: %d %q %q, want to run in %s", code, stdout, stderr, wantNS)
+	}
+	if _, stderr, code := run("", "sh", "--component", "agent"); code != 1 || !strings.Contains(stderr, "use --node for the agent") {
+		t.Errorf("sh agent locally: %d %q", code, stderr)
+	}
+
+	for _, c := range commands() {
+		stdout, stderr, code := run("", c.name, "--help")
+		if code != 0 || !strings.Contains(stdout+stderr, "Usage: calivppctl "+c.name) {
+			t.Errorf("%s --help: %d %q %q", c.name, code, stdout, stderr)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
