@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -159,7 +160,7 @@ func (b *BGP) Apply(ctx context.Context, sp Speaker) error {
 	b.running = running
 	b.mu.Unlock()
 	if len(errs) > 0 {
-		return fmt.Errorf("apply BGP peers: %v", errs)
+		return fmt.Errorf("apply BGP peers: %w", errors.Join(errs...))
 	}
 	return nil
 }
@@ -263,7 +264,7 @@ func (b *BGP) Advertise(ctx context.Context, sp Speaker, ads map[netip.Prefix]Ad
 	b.ads = current
 	b.mu.Unlock()
 	if len(errs) > 0 {
-		return fmt.Errorf("advertise: %v", errs)
+		return fmt.Errorf("advertise: %w", errors.Join(errs...))
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
+	"github.com/calico-vpp/calico-vpp/test/testutil"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
 
@@ -190,8 +190,8 @@ func TestLocalInteractive(t *testing.T) {
 	}
 	// --follow keeps printing what the container appends.
 	follow := exec.Command(bin, "log", "--log-dir", logDir, "--component", "agent", "--follow")
-	var followed lockedBuffer
-	follow.Stdout = &followed
+	followed := &testutil.SyncBuffer{}
+	follow.Stdout = followed
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -224,22 +224,4 @@ func TestLocalInteractive(t *testing.T) {
 			t.Errorf("%s --help: %d %q %q", c.name, code, stdout, stderr)
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
