@@ -16,7 +16,7 @@ FROM gcr.io/distroless/static-debian12 AS agent
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="calico-vpp agent" \
       org.opencontainers.image.version="${VERSION}"
-COPY --from=build /src/bin/calico-vpp-agent /src/bin/calivppctl /src/bin/calico-vpp-cni /usr/local/bin/
+COPY --from=build /src/bin/calico-vpp-agent /src/bin/calivppctl /src/bin/calico-vpp-cni /src/bin/felix-proxy /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/calico-vpp-agent"]
 
 FROM ubuntu:24.04 AS vpp

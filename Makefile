@@ -8,9 +8,8 @@ LDFLAGS   := -s -w -X github.com/calico-vpp/calico-vpp/pkg/version.Version=$(VER
 GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 export CGO_ENABLED ?= 0
 
-# The product's binaries (felix-proxy, cni-plugin and calivppctl join this
-# list when they exist); a missing one fails the build.
-BINARIES := vpp-manager calico-vpp-agent calivppctl calico-vpp-cni
+# The product's binaries; a missing one fails the build.
+BINARIES := vpp-manager calico-vpp-agent calivppctl calico-vpp-cni felix-proxy
 
 .PHONY: all build test test-unit bench lint images demo deps clean fuzz tools yaml
 

@@ -23,12 +23,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/sirupsen/logrus"
+
 	agent "github.com/calico-vpp/calico-vpp/calico-vpp-agent"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/cni"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/inputs"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/metrics"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/routing"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/vppconn"
+	felixproxy "github.com/calico-vpp/calico-vpp/felix-proxy"
 	"github.com/calico-vpp/calico-vpp/pkg/config"
 	"github.com/calico-vpp/calico-vpp/pkg/journal"
 	"github.com/calico-vpp/calico-vpp/pkg/logging"
@@ -49,6 +52,7 @@ func run() int {
 	healthAddr := flags.String("health-listen", "", "health endpoints address (default :<healthCheckPort>)")
 	runDir := flags.String("run-dir", "", "vpp-manager's run directory (overrides "+config.EnvRunDir+")")
 	kubeconfig := flags.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the Kubernetes API (default: in-cluster)")
+	felixPlugins := flags.String("felix-plugins-dir", felixproxy.DefaultPluginsDir, "where felix-proxy is installed for Felix (\"\": not installed)")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	flags.Usage = func() {
 		fmt.Fprintf(flags.Output(), "Usage: calico-vpp-agent [flags]\n\nPrograms VPP for Calico on this node. It waits for vpp-manager to report\nVPP running, and re-applies everything after a VPP restart.\n\nFlags:\n")
@@ -79,6 +83,10 @@ func run() int {
 		log.Warn(string(w))
 	}
 	log.WithField("version", version.Version).Info("starting")
+
+	if *felixPlugins != "" {
+		installFelixProxy(*felixPlugins, log)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -159,6 +167,23 @@ func run() int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// installFelixProxy puts the felix-proxy shipped beside the agent where
+// Felix runs its dataplane driver from. Without it Felix cannot start, so
+// a failure is loud, but the agent's own work goes on.
+func installFelixProxy(dir string, log *logrus.Entry) {
+	self, err := os.Executable()
+	if err != nil {
+		log.WithError(err).Error("felix-proxy not installed")
+		return
+	}
+	dst, err := felixproxy.Install(filepath.Join(filepath.Dir(self), "felix-proxy"), dir)
+	if err != nil {
+		log.WithError(err).Error("felix-proxy not installed: Felix's external dataplane driver is missing")
+		return
+	}
+	log.WithField("path", dst).Info("felix-proxy installed for Felix")
 }
 
 // nodePodCIDRs is the Kubernetes node's spec.podCIDRs (host-local IPAM).
