@@ -268,6 +268,18 @@ func podRoute(a netip.Addr, idx vpplink.SwIfIndex, l2 bool) vpplink.Route {
 	return vpplink.Route{Prefix: netip.PrefixFrom(a, a.BitLen()), Paths: []vpplink.RoutePath{p}}
 }
 
+// delPodRoute removes the pod's path only: were the address already
+// another pod's (a late delete after an ADD timed out), that pod's route
+// stays. A route already gone is fine.
+func delPodRoute(ctx context.Context, v *vpplink.VPP, a netip.Addr, idx vpplink.SwIfIndex, l2 bool) error {
+	r := podRoute(a, idx, l2)
+	err := v.DelRoutePath(ctx, r.Table, r.Prefix, r.Paths[0])
+	if err != nil && !vpplink.IsRetval(err, vpplink.RetvalNoSuchEntry) {
+		return err
+	}
+	return nil
+}
+
 // route adds the pod's missing host routes (have: those VPP has) and
 // returns what VPP then routes.
 func (k *PodKind) route(ctx context.Context, v *vpplink.VPP, pod Pod, idx vpplink.SwIfIndex, have []netip.Addr, l2 bool) ([]netip.Addr, error) {
@@ -301,7 +313,7 @@ func (k *PodKind) Update(ctx context.Context, id string, want, have PodInterface
 	l2 := want.Link != "tun"
 	for _, a := range have.Routed {
 		if !slices.Contains(want.Routed, a) {
-			if err := v.DelRoute(ctx, podRoute(a, have.SwIfIndex, l2)); err != nil {
+			if err := delPodRoute(ctx, v, a, have.SwIfIndex, l2); err != nil {
 				return have, fmt.Errorf("remove route %s from pod %s: %w", a, want.Pod.Key, err)
 			}
 			have.Routed = slices.DeleteFunc(have.Routed, func(x netip.Addr) bool { return x == a })
@@ -321,8 +333,7 @@ func (k *PodKind) Delete(ctx context.Context, id string, have PodInterface) erro
 		return err
 	}
 	for _, a := range have.Routed {
-		err := v.DelRoute(ctx, podRoute(a, have.SwIfIndex, have.Link != "tun"))
-		if err != nil && !vpplink.IsRetval(err, vpplink.RetvalNoSuchEntry) {
+		if err := delPodRoute(ctx, v, a, have.SwIfIndex, have.Link != "tun"); err != nil {
 			return fmt.Errorf("remove route %s to pod %s: %w", a, id, err)
 		}
 	}

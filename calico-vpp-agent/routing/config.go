@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	apiv3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
@@ -46,6 +47,13 @@ type Speaker struct {
 	// LogLevel is BGPConfiguration's logSeverityScreen ("" = Info).
 	LogLevel string
 	Peers    map[PeerKey]Peer
+}
+
+// session is what of a peer GoBGP's session depends on: a change of
+// anything else (who asked for it) must not reset the session.
+func (p Peer) session() Peer {
+	p.Source, p.Node = "", ""
+	return p
 }
 
 // Enabled reports whether the node runs BGP.
@@ -167,8 +175,21 @@ func DesiredSpeaker(st inputs.CalicoState, node string, secrets SecretGetter) (S
 			nodes[name] = nb
 		}
 	}
-	// The node-to-node mesh, unless disabled.
-	if def == nil || def.Spec.NodeToNodeMeshEnabled == nil || *def.Spec.NodeToNodeMeshEnabled {
+	// listenPort is where a node listens: its own node.<name>
+	// BGPConfiguration's port, else the default one's, else 179.
+	listenPort := func(node string) uint16 {
+		if c := st.BGPConfigurations["node."+node]; c != nil && c.Spec.ListenPort != 0 {
+			return c.Spec.ListenPort
+		}
+		if def != nil && def.Spec.ListenPort != 0 {
+			return def.Spec.ListenPort
+		}
+		return DefaultPort
+	}
+	// The node-to-node mesh, unless disabled. Route reflectors stay out
+	// of it (as in Calico): they peer through BGPPeers.
+	meshOn := def == nil || def.Spec.NodeToNodeMeshEnabled == nil || *def.Spec.NodeToNodeMeshEnabled
+	if meshOn && self.clusterID == "" {
 		password, restart := "", DefaultRestartTime
 		if def != nil && def.Spec.NodeMeshPassword != nil {
 			p, err := peerPassword(def.Spec.NodeMeshPassword, secrets)
@@ -181,11 +202,11 @@ func DesiredSpeaker(st inputs.CalicoState, node string, secrets SecretGetter) (S
 			restart = def.Spec.NodeMeshMaxRestartTime.Duration
 		}
 		for _, other := range sortedNodes(nodes) {
-			if other.name == node {
+			if other.name == node || other.clusterID != "" {
 				continue
 			}
 			for _, addr := range peerAddresses(self, other) {
-				k := PeerKey{Address: addr, Port: sp.ListenPort}
+				k := PeerKey{Address: addr, Port: listenPort(other.name)}
 				sp.Peers[k] = Peer{PeerKey: k, AS: other.as, Password: password, RestartTime: restart, Source: "mesh", Node: other.name,
 					Passive: lowerEnd(self, addr)}
 			}
@@ -198,7 +219,7 @@ func DesiredSpeaker(st inputs.CalicoState, node string, secrets SecretGetter) (S
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		peers, err := bgpPeer(st.BGPPeers[name], self, nodes, sp.ListenPort, secrets)
+		peers, err := bgpPeer(st.BGPPeers[name], self, nodes, listenPort, secrets)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -246,7 +267,7 @@ func routerID(n nodeBGP) netip.Addr {
 
 // bgpPeer returns the sessions a BGPPeer asks of this node (none when it
 // selects other nodes).
-func bgpPeer(p *apiv3.BGPPeer, self nodeBGP, nodes map[string]nodeBGP, listenPort uint16, secrets SecretGetter) ([]Peer, error) {
+func bgpPeer(p *apiv3.BGPPeer, self nodeBGP, nodes map[string]nodeBGP, listenPort func(node string) uint16, secrets SecretGetter) ([]Peer, error) {
 	res := "BGPPeer/" + p.Name
 	applies, err := peerAppliesTo(p, self)
 	if err != nil || !applies {
@@ -304,7 +325,7 @@ func bgpPeer(p *apiv3.BGPPeer, self nodeBGP, nodes map[string]nodeBGP, listenPor
 			}
 			for _, a := range peerAddresses(self, n) {
 				peer := base
-				peer.PeerKey = PeerKey{Address: a, Port: listenPort}
+				peer.PeerKey = PeerKey{Address: a, Port: listenPort(n.name)}
 				peer.AS, peer.Node, peer.RRClient, peer.Passive = n.as, n.name, isRRClient(self, n), lowerEnd(self, a)
 				if p.Spec.ASNumber != 0 {
 					peer.AS = uint32(p.Spec.ASNumber)
@@ -320,12 +341,14 @@ func bgpPeer(p *apiv3.BGPPeer, self nodeBGP, nodes map[string]nodeBGP, listenPor
 
 // lowerEnd reports whether self's address of peer's family is the lower
 // of the two: that end of a session between nodes waits to be called.
+// Addresses compare as text, as Calico's BIRD nodes compare them, so that
+// mixed clusters agree on which end waits.
 func lowerEnd(self nodeBGP, peer netip.Addr) bool {
 	local := self.ipv4
 	if peer.Is6() {
 		local = self.ipv6
 	}
-	return local.IsValid() && local.Addr().Less(peer)
+	return local.IsValid() && peer.String() > local.Addr().String()
 }
 
 // familyOK reports whether the node has an address of a's family to peer
@@ -382,4 +405,37 @@ func peerPassword(p *apiv3.BGPPassword, secrets SecretGetter) (string, error) {
 		return "", fmt.Errorf("secret %s key %s: %w", p.SecretKeyRef.Name, p.SecretKeyRef.Key, err)
 	}
 	return v, nil
+}
+
+// CachedSecrets wraps get: a value is re-read at most every ttl, and when
+// a read fails the last value read is kept. A slow or briefly unreachable
+// API server must neither stall each recomputation nor take sessions
+// down by dropping their passwords.
+func CachedSecrets(get SecretGetter, ttl time.Duration) SecretGetter {
+	type entry struct {
+		value string
+		read  time.Time
+	}
+	var mu sync.Mutex
+	cache := map[[2]string]entry{}
+	return func(name, key string) (string, error) {
+		k := [2]string{name, key}
+		mu.Lock()
+		e, ok := cache[k]
+		mu.Unlock()
+		if ok && time.Since(e.read) < ttl {
+			return e.value, nil
+		}
+		v, err := get(name, key)
+		if err != nil {
+			if ok {
+				return e.value, nil
+			}
+			return "", err
+		}
+		mu.Lock()
+		cache[k] = entry{value: v, read: time.Now()}
+		mu.Unlock()
+		return v, nil
+	}
 }

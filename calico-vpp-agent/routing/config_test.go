@@ -2,6 +2,7 @@ package routing
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -147,6 +148,29 @@ func TestDesiredSpeaker(t *testing.T) {
 				}
 			}
 		}},
+		{name: "Calico's mesh: per-node listen ports, route reflectors left out, the lower address (as text) waits", node: "node-a", edit: func(s *inputs.CalicoState) {
+			s.BGPConfigurations["node.node-b"] = bgpConfig("node.node-b", func(c *apiv3.BGPConfigurationSpec) { c.ListenPort = 1179 })
+			s.Nodes["node-c"].Spec.BGP.RouteReflectorClusterID = "224.0.0.1"
+			s.Nodes["node-d"] = calicoNode("node-d", "198.18.0.9/24", "", 0, "", nil)
+		}, check: func(t *testing.T, sp Speaker) {
+			if _, ok := sp.Peers[pk("198.18.0.13", 179)]; ok {
+				t.Error("a route reflector is in the mesh")
+			}
+			if p, ok := sp.Peers[pk("198.18.0.12", 1179)]; !ok || !p.Passive {
+				t.Errorf("node-b at its own port: %+v (%v)", p, sp.Peers)
+			}
+			// "198.18.0.11" < "198.18.0.9" as text: node-a waits for node-d.
+			if p := sp.Peers[pk("198.18.0.9", 179)]; !p.Passive {
+				t.Errorf("node-d peer = %+v, want node-a to wait", p)
+			}
+			if rr, _ := DesiredSpeaker(func() inputs.CalicoState {
+				st := threeNodes()
+				st.Nodes["node-c"].Spec.BGP.RouteReflectorClusterID = "224.0.0.1"
+				return st
+			}(), "node-c", nil); len(rr.Peers) != 0 {
+				t.Errorf("a route reflector joined the mesh: %v", rr.Peers)
+			}
+		}},
 		{name: "bad peers are reported, the rest applies", node: "node-a", edit: func(s *inputs.CalicoState) {
 			s.BGPPeers["bad-ip"] = bgpPeerRes("bad-ip", func(p *apiv3.BGPPeerSpec) { p.PeerIP, p.ASNumber = "not-an-ip", 65000 })
 			s.BGPPeers["no-secret"] = bgpPeerRes("no-secret", func(p *apiv3.BGPPeerSpec) {
@@ -193,5 +217,38 @@ func TestParsePeerIP(t *testing.T) {
 	}
 	if _, err := parsePeerIP("192.0.2.1:x"); err == nil {
 		t.Error("bad port accepted")
+	}
+}
+
+func TestCachedSecrets(t *testing.T) {
+	calls, fail := 0, false
+	get := CachedSecrets(func(name, key string) (string, error) {
+		calls++
+		if fail {
+			return "", errors.New("API server unreachable")
+		}
+		return name + "/" + key + "/" + fmt.Sprint(calls), nil
+	}, time.Hour)
+	if v, err := get("bgp", "pw"); err != nil || v != "bgp/pw/1" {
+		t.Fatalf("first read: %q %v", v, err)
+	}
+	if v, _ := get("bgp", "pw"); v != "bgp/pw/1" || calls != 1 {
+		t.Errorf("cached read: %q after %d calls", v, calls)
+	}
+	fail = true
+	if _, err := get("other", "pw"); err == nil {
+		t.Error("a never-read secret that fails must fail")
+	}
+	stale := CachedSecrets(func(name, key string) (string, error) {
+		if fail {
+			return "", errors.New("API server unreachable")
+		}
+		return "v1", nil
+	}, 0)
+	fail = false
+	_, _ = stale("bgp", "pw")
+	fail = true
+	if v, err := stale("bgp", "pw"); err != nil || v != "v1" {
+		t.Errorf("a failed re-read keeps the last value: %q %v", v, err)
 	}
 }

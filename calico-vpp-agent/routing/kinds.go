@@ -117,25 +117,37 @@ func (k *TunnelKind) Create(ctx context.Context, key TunnelKey, _ Tunnel) (Tunne
 	if len(st.Uplinks) == 0 {
 		return Tunnel{}, fmt.Errorf("%w: vpp-manager reports no uplink", reconcile.ErrUnavailable)
 	}
+	if key.Type != TunnelIPIP && key.Type != TunnelVXLAN {
+		return Tunnel{}, fmt.Errorf("tunnel %s: unknown type", key)
+	}
+	// Recorded before VPP has it: an agent dying right after the call still
+	// owns the tunnel (a dump forgets keys VPP turns out not to have).
+	k.journal.Add(key.String())
+	if err := k.journal.Flush(); err != nil {
+		return Tunnel{}, fmt.Errorf("tunnel %s: record it: %w", key, err)
+	}
 	var idx vpplink.SwIfIndex
 	switch key.Type {
 	case TunnelIPIP:
 		idx, err = v.CreateIPIPTunnel(ctx, vpplink.IPIPTunnel{Src: key.Src, Dst: key.Dst})
 		if vpplink.IsRetval(err, vpplink.RetvalIfAlreadyExists) && idx != vpplink.InvalidSwIfIndex {
-			err = nil // ours from before the journal was written: adopt it
+			err = nil // ours from an earlier run: adopt it
 		}
 	case TunnelVXLAN:
 		idx, err = v.CreateVXLANTunnel(ctx, vpplink.VXLANTunnel{Src: key.Src, Dst: key.Dst, VNI: key.VNI, SrcPort: VXLANPort, DstPort: VXLANPort})
-	default:
-		return Tunnel{}, fmt.Errorf("tunnel %s: unknown type", key)
+		if err != nil {
+			if existing, ok := findVXLAN(ctx, v, key); ok {
+				idx, err = existing, nil // ours from an earlier run: adopt it
+			}
+		}
 	}
 	if err != nil {
+		k.journal.Remove(key.String())
 		return Tunnel{}, fmt.Errorf("create tunnel %s: %w", key, err)
 	}
 	undo := func(cause error) (Tunnel, error) {
 		return Tunnel{}, errors.Join(cause, k.Delete(ctx, key, Tunnel{SwIfIndex: idx}))
 	}
-	k.journal.Add(key.String())
 	if err := v.SetUnnumbered(ctx, idx, vpplink.SwIfIndex(st.Uplinks[0].SwIfIndex), true); err != nil {
 		return undo(fmt.Errorf("tunnel %s: borrow the uplink's addresses: %w", key, err))
 	}
@@ -153,6 +165,20 @@ func (k *TunnelKind) Create(ctx context.Context, key TunnelKey, _ Tunnel) (Tunne
 		return undo(fmt.Errorf("tunnel %s: set up: %w", key, err))
 	}
 	return Tunnel{SwIfIndex: idx}, nil
+}
+
+// findVXLAN returns VPP's tunnel of key, if it has one.
+func findVXLAN(ctx context.Context, v *vpplink.VPP, key TunnelKey) (vpplink.SwIfIndex, bool) {
+	tunnels, err := v.VXLANTunnels(ctx)
+	if err != nil {
+		return vpplink.InvalidSwIfIndex, false
+	}
+	for _, t := range tunnels {
+		if t.Src == key.Src && t.Dst == key.Dst && t.VNI == key.VNI {
+			return t.SwIfIndex, true
+		}
+	}
+	return vpplink.InvalidSwIfIndex, false
 }
 
 // Update never runs: a tunnel's key is all of it.

@@ -91,19 +91,18 @@ func (m *Manager) Status() any {
 
 // Run follows Calico's model and the speaker until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
-	start := time.Now()
 	for {
-		m.recompute(ctx)
-		if !m.synced.Load() && m.calico.Synced() && (m.bgp.PeersSynced() || time.Since(start) > m.opts.SyncTimeout) {
+		bgpEnabled, failed := m.recompute(ctx)
+		if !m.synced.Load() && m.calico.Synced() && m.routesComplete(bgpEnabled) {
 			m.synced.Store(true)
-			m.opts.Log.WithField("after", time.Since(start).Round(time.Millisecond)).Info("learned routes complete")
+			m.opts.Log.Info("learned routes complete")
 			if m.opts.OnSynced != nil {
 				m.opts.OnSynced()
 			}
 		}
 		var poll <-chan time.Time
-		if !m.synced.Load() {
-			poll = time.After(time.Second) // re-check the sync deadline
+		if !m.synced.Load() || failed {
+			poll = time.After(2 * time.Second) // the sync deadline, or a retry
 		}
 		select {
 		case <-ctx.Done():
@@ -115,11 +114,24 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
+// routesComplete reports whether the learned routes can be trusted to be
+// all there are: the node runs no BGP, or it does and every peer has sent
+// its End-of-RIB (or SyncTimeout has passed since BGP started). Until
+// then nothing installed before a restart is pruned.
+func (m *Manager) routesComplete(bgpEnabled bool) bool {
+	if !bgpEnabled {
+		return true
+	}
+	started := m.bgp.Running()
+	return !started.IsZero() && (m.bgp.PeersSynced() || time.Since(started) > m.opts.SyncTimeout)
+}
+
 // recompute applies the current model to the speaker and the learned
-// routes to the tables.
-func (m *Manager) recompute(ctx context.Context) {
+// routes to the tables. It reports whether the node runs BGP and whether
+// something failed (to be retried).
+func (m *Manager) recompute(ctx context.Context) (bgpEnabled, failed bool) {
 	if !m.calico.Synced() {
-		return // a partial model would drop peers
+		return false, false // a partial model would drop peers
 	}
 	st := m.calico.State()
 	sp, errs := DesiredSpeaker(st, m.opts.Node, m.opts.Secrets)
@@ -149,6 +161,7 @@ func (m *Manager) recompute(ctx context.Context) {
 	if changed {
 		m.opts.Log.WithError(errors.Join(errs...)).Warn("routing configuration partly applied")
 	}
+	return sp.Enabled(), len(errs) > 0
 }
 
 // install declares the VPP routes and tunnels of what the speaker learned.

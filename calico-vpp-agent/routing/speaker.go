@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
-	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -35,6 +35,10 @@ type BGP struct {
 	// eor records, per peer address, the families whose End-of-RIB came.
 	eor         map[netip.Addr]map[string]bool
 	established map[netip.Addr]bool
+	// stopWatch ends the event watcher of the current run; started is
+	// when the run began.
+	stopWatch context.CancelFunc
+	started   time.Time
 }
 
 // Session timers: the wait between connection attempts, and before a
@@ -92,21 +96,15 @@ func (b *BGP) Learned() Learned {
 func (b *BGP) Apply(ctx context.Context, sp Speaker) error {
 	b.mu.Lock()
 	running := b.running
+	running.Peers = maps.Clone(running.Peers) // Status reads the running map
 	b.mu.Unlock()
 	globalChanged := running.AS != sp.AS || running.RouterID != sp.RouterID || running.ListenPort != sp.ListenPort ||
 		running.NodeIPv4 != sp.NodeIPv4 || running.NodeIPv6 != sp.NodeIPv6
 	if globalChanged && running.Enabled() {
 		b.log.WithFields(logrus.Fields{"as": sp.AS, "routerID": sp.RouterID, "port": sp.ListenPort}).Info("restarting BGP with new global settings")
-		if err := b.s.StopBgp(ctx, &api.StopBgpRequest{}); err != nil {
-			return fmt.Errorf("stop BGP: %w", err)
+		if err := b.stop(ctx); err != nil {
+			return err
 		}
-		b.mu.Lock()
-		b.running = Speaker{}
-		for p, a := range b.ads {
-			a.uuid = nil
-			b.ads[p] = a
-		}
-		b.mu.Unlock()
 		running = Speaker{}
 	}
 	if !sp.Enabled() {
@@ -121,20 +119,29 @@ func (b *BGP) Apply(ctx context.Context, sp Speaker) error {
 			}
 		}
 		if err := b.s.StartBgp(ctx, &api.StartBgpRequest{Global: g}); err != nil {
+			// GoBGP keeps the listeners it opened before failing: close them,
+			// or every retry would find its port taken.
+			_ = b.s.StopBgp(ctx, &api.StopBgpRequest{})
 			return fmt.Errorf("start BGP (AS %d, router ID %s, port %d): %w", sp.AS, sp.RouterID, sp.ListenPort, err)
 		}
-		if err := b.watch(ctx); err != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		if err := b.watch(wctx); err != nil {
+			cancel()
+			_ = b.s.StopBgp(ctx, &api.StopBgpRequest{})
 			return err
 		}
 		running = Speaker{AS: sp.AS, RouterID: sp.RouterID, ListenPort: sp.ListenPort, NodeIPv4: sp.NodeIPv4, NodeIPv6: sp.NodeIPv6, Peers: map[PeerKey]Peer{}}
+		b.mu.Lock()
+		b.stopWatch, b.started = cancel, time.Now()
+		b.mu.Unlock()
 		b.log.WithFields(logrus.Fields{"as": sp.AS, "routerID": sp.RouterID, "port": sp.ListenPort}).Info("BGP started")
 	}
-	if level, ok := logLevels[sp.LogLevel]; ok {
+	if level, ok := logLevels[sp.LogLevel]; ok && sp.LogLevel != running.LogLevel {
 		_ = b.s.SetLogLevel(ctx, &api.SetLogLevelRequest{Level: api.SetLogLevelRequest_Level(level)})
 	}
 	var errs []error
 	for k, p := range running.Peers {
-		if want, ok := sp.Peers[k]; !ok || !reflect.DeepEqual(want, p) {
+		if want, ok := sp.Peers[k]; !ok || want.session() != p.session() {
 			if err := b.s.DeletePeer(ctx, &api.DeletePeerRequest{Address: k.Address.String()}); err != nil {
 				errs = append(errs, fmt.Errorf("remove peer %s: %w", k, err))
 				continue
@@ -146,6 +153,7 @@ func (b *BGP) Apply(ctx context.Context, sp Speaker) error {
 	}
 	for k, p := range sp.Peers {
 		if _, ok := running.Peers[k]; ok {
+			running.Peers[k] = p // the same session (maybe asked for by another resource)
 			continue
 		}
 		if err := b.s.AddPeer(ctx, &api.AddPeerRequest{Peer: b.apiPeer(sp, p)}); err != nil {
@@ -171,6 +179,38 @@ var logLevels = map[string]uint32{
 	"warning": uint32(bgplog.WarnLevel), "Warning": uint32(bgplog.WarnLevel),
 	"error": uint32(bgplog.ErrorLevel), "Error": uint32(bgplog.ErrorLevel),
 	"fatal": uint32(bgplog.FatalLevel), "Fatal": uint32(bgplog.FatalLevel),
+}
+
+// stop stops GoBGP (a Cease to every peer) and the event watcher of the
+// run that ends.
+func (b *BGP) stop(ctx context.Context) error {
+	b.mu.Lock()
+	stopWatch := b.stopWatch
+	b.mu.Unlock()
+	if stopWatch != nil {
+		stopWatch()
+	}
+	if err := b.s.StopBgp(ctx, &api.StopBgpRequest{}); err != nil {
+		return fmt.Errorf("stop BGP: %w", err)
+	}
+	b.mu.Lock()
+	b.running, b.stopWatch, b.started = Speaker{}, nil, time.Time{}
+	b.learned = map[netip.Prefix]map[netip.Addr]bool{}
+	b.eor, b.established = map[netip.Addr]map[string]bool{}, map[netip.Addr]bool{}
+	for p, a := range b.ads {
+		a.uuid = nil
+		b.ads[p] = a
+	}
+	b.mu.Unlock()
+	b.notify()
+	return nil
+}
+
+// Running reports since when GoBGP runs (zero: it does not).
+func (b *BGP) Running() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.started
 }
 
 func (b *BGP) apiPeer(sp Speaker, p Peer) *api.Peer {

@@ -181,11 +181,17 @@ func (r *Routes) CreateBatch(ctx context.Context, keys []RouteKey, routes []vppl
 	for i, k := range keys {
 		out[i] = routes[i]
 		out[i].Table, out[i].Prefix = k.Table, k.Prefix
+		// Recorded before VPP has them: should the call break half-way,
+		// what VPP did apply is still ours (a dump forgets the rest).
+		r.journal.Add(k.String())
+	}
+	if err := r.journal.Flush(); err != nil {
+		return out, fill(errs, fmt.Errorf("record routes: %w", err))
 	}
 	itemErrs(v.AddRoutes(ctx, out), errs)
 	for i, k := range keys {
-		if errs[i] == nil {
-			r.journal.Add(k.String())
+		if errs[i] != nil && !errors.Is(errs[i], reconcile.ErrUnavailable) {
+			r.journal.Remove(k.String()) // refused by VPP: not there
 		}
 	}
 	return out, errs

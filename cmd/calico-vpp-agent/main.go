@@ -150,7 +150,7 @@ func run() int {
 	}
 	routingOpts := routing.Options{
 		Node:        cfg.NodeName,
-		Secrets:     secretGetter(k8s, podNamespace()),
+		Secrets:     routing.CachedSecrets(secretGetter(k8s, podNamespace()), time.Minute),
 		OnSynced:    func() { rec.InputSynced(routing.InputRouting) },
 		BGPLogLevel: cfg.BGPLogLevel,
 		Log:         logging.Component(logger, "routing"),

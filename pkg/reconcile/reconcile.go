@@ -48,6 +48,8 @@ type Kind[K comparable, O any] interface {
 	// (with VPP-assigned indexes filled in).
 	Create(ctx context.Context, key K, obj O) (O, error)
 	// Update changes actual into desired (it may delete and re-create).
+	// On failure it returns what VPP has now: actual, or the zero object
+	// when nothing is left.
 	Update(ctx context.Context, key K, desired, actual O) (O, error)
 	// Delete removes the object. Deleting what is already gone is not an
 	// error.
@@ -192,7 +194,7 @@ func New(opts Options) *Reconciler {
 // NewTable registers a kind and returns the table its manager writes
 // desired objects into. format renders keys in status and logs.
 func NewTable[K comparable, O any](r *Reconciler, kind Kind[K, O], format func(K) string) *Table[K, O] {
-	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r, changed: make(chan struct{}), dirty: map[K]struct{}{}, full: true}
+	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r, changed: make(chan struct{}), dirty: map[K]struct{}{}, full: true, released: map[K]struct{}{}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.runners = append(r.runners, t)
@@ -412,6 +414,10 @@ type Table[K comparable, O any] struct {
 	// the size of the table.
 	dirty map[K]struct{}
 	full  bool
+	// released are keys the manager stopped wanting (Delete, Replace):
+	// deleted even before every input has synced, unlike what a dump
+	// found that nobody declared yet.
+	released map[K]struct{}
 }
 
 // Set declares that key should exist as obj.
@@ -420,6 +426,7 @@ func (t *Table[K, O]) Set(key K, obj O) {
 	prev, had := t.desired[key]
 	t.desired[key] = obj
 	t.dirty[key] = struct{}{}
+	delete(t.released, key)
 	delete(t.undeletable, key)
 	// A changed object starts over; an unchanged one keeps its status (and
 	// backoff, if it keeps failing).
@@ -448,6 +455,9 @@ func (t *Table[K, O]) resetBackoff() {
 // Delete declares that key should not exist.
 func (t *Table[K, O]) Delete(key K) {
 	t.mu.Lock()
+	if _, had := t.desired[key]; had {
+		t.released[key] = struct{}{}
+	}
 	delete(t.desired, key)
 	delete(t.status, key)
 	t.dirty[key] = struct{}{}
@@ -462,12 +472,14 @@ func (t *Table[K, O]) Replace(all map[K]O) {
 	for k := range t.desired {
 		if _, ok := all[k]; !ok {
 			t.dirty[k] = struct{}{}
+			t.released[k] = struct{}{}
 		}
 	}
 	prev := t.desired
 	t.desired = make(map[K]O, len(all))
 	for k, v := range all {
 		t.desired[k] = v
+		delete(t.released, k)
 		if old, had := prev[k]; !had || !reflect.DeepEqual(old, v) {
 			t.dirty[k] = struct{}{}
 			t.status[k] = &ObjectStatus{State: StatePending}
@@ -636,6 +648,15 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 			return nil
 		}
 		if err != nil {
+			if op == "update" {
+				// What Update returns on failure is what VPP has now: nothing
+				// (a zero object) after a delete whose re-create failed.
+				if reflect.ValueOf(&got).Elem().IsZero() {
+					delete(t.actual, c.key)
+				} else {
+					t.actual[c.key] = got
+				}
+			}
 			failed++
 			t.markLocked(c.key, StateFailed, err, now)
 			t.r.opts.Log.WithError(err).WithFields(logrus.Fields{"kind": t.kind.Name(), "key": t.format(c.key)}).Warn(op + " failed")
@@ -702,9 +723,6 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 }
 
 func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune bool) (failed int, retryIn time.Duration, unavailable error) {
-	if !prune {
-		return 0, 0, nil
-	}
 	t.mu.Lock()
 	var todo []change[K, O]
 	consider := func(k K) {
@@ -714,6 +732,7 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		a, present := t.actual[k]
 		if !present {
 			delete(t.dirty, k) // settled
+			delete(t.released, k)
 			return
 		}
 		t.dirty[k] = struct{}{} // until deleted
@@ -727,11 +746,18 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 		}
 		todo = append(todo, change[K, O]{key: k, actual: a})
 	}
-	if t.full {
+	switch {
+	case !prune:
+		// Before every input has synced only what the manager released
+		// goes: the rest of what VPP has may be wanted still.
+		for k := range t.released {
+			consider(k)
+		}
+	case t.full:
 		for k := range t.actual {
 			consider(k)
 		}
-	} else {
+	default:
 		for k := range t.dirty {
 			consider(k)
 		}
@@ -776,6 +802,8 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 			delete(t.actual, c.key) // not ours after all: forget it
 			delete(t.undeletable, c.key)
 			t.settledLocked(c.key)
+		case err != nil && t.wantedLocked(c.key):
+			// Wanted again meanwhile: creates will see to it.
 		case err != nil:
 			failed++
 			s := t.undeletable[c.key]
@@ -800,18 +828,26 @@ func (t *Table[K, O]) applyDeletes(ctx context.Context, now time.Time, prune boo
 	}
 	// Both passes have now looked at every key: later syncs look at what
 	// changes.
-	t.mu.Lock()
-	t.full = false
-	t.mu.Unlock()
+	if prune {
+		t.mu.Lock()
+		t.full = false
+		t.mu.Unlock()
+	}
 	return failed, retryIn, nil
 }
 
 // settledLocked ends a deleted key's dirtiness, unless the manager wanted
 // it again while VPP deleted it: then it must still be created.
 func (t *Table[K, O]) settledLocked(k K) {
-	if _, wanted := t.desired[k]; !wanted {
+	delete(t.released, k)
+	if !t.wantedLocked(k) {
 		delete(t.dirty, k)
 	}
+}
+
+func (t *Table[K, O]) wantedLocked(k K) bool {
+	_, ok := t.desired[k]
+	return ok
 }
 
 // backoff doubles per attempt from RetryBase up to RetryMax.

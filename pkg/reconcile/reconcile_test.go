@@ -758,3 +758,42 @@ func TestWantedAgainDuringDelete(t *testing.T) {
 		t.Errorf("VPP %v, status %+v: the re-wanted object was not created again", kind.objects, r.Status()["tunnels"]["t"])
 	}
 }
+
+// Before every input has synced, what the manager explicitly released is
+// deleted (a CNI DEL must not wait for BGP), while what a dump found and
+// nobody declared yet stays.
+func TestReleasedDeletedBeforeSync(t *testing.T) {
+	var log []string
+	kind := newFake("pods", PhaseInterfaces, &log)
+	kind.objects["found"] = "f"
+	r := New(Options{Log: quiet(), Clock: newFakeClock()})
+	r.AddInput("pods")
+	r.AddInput("routing") // never synced in this test
+	tb := NewTable[string, string](r, kind, func(s string) string { return s })
+	tb.Set("pod", "p")
+	ctx := context.Background()
+	if _, err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tb.Delete("pod")
+	if _, err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.AwaitDeleted(ctx, "pod"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := kind.objects["pod"]; ok {
+		t.Error("released object still in VPP")
+	}
+	if _, ok := kind.objects["found"]; !ok {
+		t.Error("an undeclared object was pruned before every input synced")
+	}
+	r.InputSynced("pods")
+	r.InputSynced("routing")
+	if _, err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := kind.objects["found"]; ok {
+		t.Error("not pruned once every input synced")
+	}
+}
