@@ -144,7 +144,7 @@ func (m *Manager) recompute(ctx context.Context) (bgpEnabled, failed bool) {
 	}
 	ads, adErrs := Advertisements(st, m.opts.Node, podCIDRs)
 	errs = append(errs, adErrs...)
-	if err := m.bgp.Advertise(ctx, sp, ads); err != nil {
+	if err := m.bgp.Advertise(ctx, sp, ads, Exports(st.IPPools, ads)); err != nil {
 		errs = append(errs, err)
 	}
 	nTunnels, nRoutes := m.install(m.bgp.Learned(), ads, st.IPPools, Underlay{NodeIPv4: sp.NodeIPv4, NodeIPv6: sp.NodeIPv6})

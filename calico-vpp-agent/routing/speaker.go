@@ -39,6 +39,9 @@ type BGP struct {
 	// when the run began.
 	stopWatch context.CancelFunc
 	started   time.Time
+	// exports is the export policy GoBGP has (exportsSet: since this run).
+	exports    []ExportRange
+	exportsSet bool
 }
 
 // Session timers: the wait between connection attempts, and before a
@@ -124,6 +127,12 @@ func (b *BGP) Apply(ctx context.Context, sp Speaker) error {
 			_ = b.s.StopBgp(ctx, &api.StopBgpRequest{})
 			return fmt.Errorf("start BGP (AS %d, router ID %s, port %d): %w", sp.AS, sp.RouterID, sp.ListenPort, err)
 		}
+		// Nothing is exported until Advertise knows what may be: a route
+		// learned from one peer must never reach another meanwhile.
+		if err := b.setExports(ctx, nil); err != nil {
+			_ = b.s.StopBgp(ctx, &api.StopBgpRequest{})
+			return err
+		}
 		wctx, cancel := context.WithCancel(ctx)
 		if err := b.watch(wctx); err != nil {
 			cancel()
@@ -195,6 +204,7 @@ func (b *BGP) stop(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	b.running, b.stopWatch, b.started = Speaker{}, nil, time.Time{}
+	b.exports, b.exportsSet = nil, false
 	b.learned = map[netip.Prefix]map[netip.Addr]bool{}
 	b.eor, b.established = map[netip.Addr]map[string]bool{}, map[netip.Addr]bool{}
 	for p, a := range b.ads {
@@ -257,10 +267,13 @@ func (b *BGP) forgetPeer(a netip.Addr) {
 }
 
 // Advertise makes GoBGP originate exactly ads, with next hop sp's node
-// address of each prefix's family.
-func (b *BGP) Advertise(ctx context.Context, sp Speaker, ads map[netip.Prefix]Advertisement) error {
-	if !sp.Enabled() {
+// address of each prefix's family, and export nothing but exports.
+func (b *BGP) Advertise(ctx context.Context, sp Speaker, ads map[netip.Prefix]Advertisement, exports []ExportRange) error {
+	if !sp.Enabled() || b.Running().IsZero() {
 		return nil
+	}
+	if err := b.setExports(ctx, exports); err != nil {
+		return err
 	}
 	b.mu.Lock()
 	current := make(map[netip.Prefix]advertised, len(b.ads))
