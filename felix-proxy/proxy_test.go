@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,16 +16,12 @@ import (
 	pb "google.golang.org/protobuf/proto"
 
 	felixproxy "github.com/calico-vpp/calico-vpp/felix-proxy"
+	"github.com/calico-vpp/calico-vpp/test/testutil"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
 
 func buildProxy(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "felix-api-proxy")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/felix-proxy").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.GoBuild(t, "../cmd/felix-proxy", "felix-api-proxy")
 }
 
 // readToDataplane reads one framed message the way the agent does.

@@ -18,17 +18,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/calico-vpp/calico-vpp/test/cluster"
+	"github.com/calico-vpp/calico-vpp/test/testutil"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
 
-func buildCLI(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "calivppctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
+func buildCLI(t *testing.T) string { return testutil.GoBuild(t, ".", "calivppctl") }
 
 // cli runs the binary against a local node; it returns stdout, stderr and
 // the exit code.

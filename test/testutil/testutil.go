@@ -3,7 +3,10 @@ package testutil
 
 import (
 	"bytes"
+	"os/exec"
+	"path/filepath"
 	"sync"
+	"testing"
 )
 
 // SyncBuffer collects a process's output (written by exec's copying
@@ -25,4 +28,15 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// GoBuild builds the package at pkg (a path relative to the test's
+// directory) into a temporary directory as name and returns its path.
+func GoBuild(t testing.TB, pkg, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
 }
