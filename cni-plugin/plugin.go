@@ -33,6 +33,9 @@ import (
 // errPluginNotAvailable is CNI 1.1's STATUS code for "cannot service ADD".
 const errPluginNotAvailable uint = 50
 
+// PluginType is the plugin's name: the netconf "type" and the binary.
+const PluginType = "calico-vpp-cni"
+
 // DefaultSocket is the agent's CNI server.
 const DefaultSocket = "unix:///var/run/calico/cni-server.sock"
 

@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containernetworking/cni/libcni"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/cni"
 	"github.com/calico-vpp/calico-vpp/pkg/config"
 	"github.com/calico-vpp/calico-vpp/pkg/reconcile"
+	"github.com/calico-vpp/calico-vpp/test/testutil"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
@@ -175,5 +177,40 @@ func TestBadNetworkConfiguration(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("ADD with %s = %v\n%s\nwant an error with %q", c.conf, err, out, c.want)
 		}
+	}
+}
+
+// `calico-vpp-cni install`, as the overlay's init container runs it:
+// the binary and a network configuration list the runtime loads, in
+// the node's CNI directories; bad input names the flag.
+func TestInstall(t *testing.T) {
+	bin := testutil.GoBuild(t, "../cmd/calico-vpp-cni", "calico-vpp-cni")
+	binDir, confDir := t.TempDir(), t.TempDir()
+	out, err := exec.Command(bin, "install", "--bin-dir", binDir, "--conf-dir", confDir, "--mtu", "1400",
+		"--ipam", `{"type": "host-local", "ranges": [[{"subnet": "198.18.100.0/24"}]]}`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	installed := filepath.Join(binDir, "calico-vpp-cni")
+	if st, err := os.Stat(installed); err != nil || st.Mode().Perm() != 0o755 {
+		t.Fatalf("installed binary: %v %v", st, err)
+	}
+	list, err := libcni.ConfListFromFile(filepath.Join(confDir, "10-calico-vpp.conflist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.Name != "k8s-pod-network" || len(list.Plugins) != 1 || list.Plugins[0].Network.Type != "calico-vpp-cni" ||
+		!strings.Contains(string(list.Plugins[0].Bytes), `"socket":"unix:///var/run/calico/cni-server.sock"`) ||
+		!strings.Contains(string(list.Plugins[0].Bytes), `"mtu":1400`) || list.Plugins[0].Network.IPAM.Type != "host-local" {
+		t.Errorf("configuration: %s %s", list.Name, list.Plugins[0].Bytes)
+	}
+	version := exec.Command(installed)
+	version.Env = append(os.Environ(), "CNI_COMMAND=VERSION")
+	version.Stdin = strings.NewReader(`{"cniVersion": "1.1.0"}`)
+	if out, err := version.Output(); err != nil || !strings.Contains(string(out), `"1.1.0"`) {
+		t.Errorf("installed plugin VERSION: %v %s", err, out)
+	}
+	if out, err := exec.Command(bin, "install", "--bin-dir", binDir, "--conf-dir", confDir, "--ipam", "{nope").CombinedOutput(); err == nil || !strings.Contains(string(out), `ipam: "{nope" is not JSON`) {
+		t.Errorf("bad --ipam: %v %s", err, out)
 	}
 }

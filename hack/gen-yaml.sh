@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 kubectl=${KUBECTL:-test/tools/bin/kubectl}
 [ -x "$kubectl" ] || bash hack/build-tools.sh
 go run ./hack/gen-configmap yaml/base/configmap.yaml
-for overlay in default dpdk af-xdp; do
+for overlay in default dpdk af-xdp own-cni; do
 	out=yaml/generated/calico-vpp.yaml
 	[ "$overlay" = default ] || out=yaml/generated/calico-vpp-$overlay.yaml
 	{

@@ -179,6 +179,21 @@ func checkDaemonSet(t *testing.T, root, makefile string, ds *appsv1.DaemonSet) {
 	if grace := spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second < cfg.GracefulShutdownTimeout+15*time.Second {
 		t.Errorf("terminationGracePeriodSeconds %v leaves no room for the %s graceful stop plus the restore", grace, cfg.GracefulShutdownTimeout)
 	}
+	// Init containers (the own-cni overlay's installer) run our images and
+	// binaries too, with flags the binary knows.
+	for _, c := range spec.InitContainers {
+		repo, _, _ := strings.Cut(c.Image, ":")
+		if !strings.Contains(makefile, repo+":$(VERSION)") {
+			t.Errorf("init container %s image %s is not one `make images` builds", c.Name, c.Image)
+		}
+		binary := filepath.Base(c.Command[0])
+		if _, err := os.Stat(filepath.Join(root, "cmd", binary, "main.go")); err != nil {
+			t.Errorf("init container %s runs %s, which cmd/ does not build", c.Name, binary)
+		}
+		if c.Name == "install-cni" && (len(c.Command) < 2 || c.Command[1] != "install") {
+			t.Errorf("init container %s: %v, want `calico-vpp-cni install`", c.Name, c.Command)
+		}
+	}
 	for _, c := range spec.Containers {
 		repo, _, _ := strings.Cut(c.Image, ":")
 		if !strings.Contains(makefile, repo+":$(VERSION)") {
@@ -223,7 +238,7 @@ func TestGeneratedManifestsAreUpToDate(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Error("yaml/base/configmap.yaml is out of date: run make yaml")
 	}
-	for overlay, file := range map[string]string{"default": "calico-vpp.yaml", "dpdk": "calico-vpp-dpdk.yaml", "af-xdp": "calico-vpp-af-xdp.yaml"} {
+	for overlay, file := range map[string]string{"default": "calico-vpp.yaml", "dpdk": "calico-vpp-dpdk.yaml", "af-xdp": "calico-vpp-af-xdp.yaml", "own-cni": "calico-vpp-own-cni.yaml"} {
 		out, err := exec.Command(filepath.Join(tools, "kubectl"), "kustomize", filepath.Join(r, "yaml", "overlays", overlay)).Output()
 		if err != nil {
 			t.Fatalf("kustomize %s: %v", overlay, err)
