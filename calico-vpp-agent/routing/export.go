@@ -47,17 +47,50 @@ func Exports(pools map[netip.Prefix]inputs.IPPool, own map[netip.Prefix]Advertis
 
 const exportPolicy = "calico-vpp-export"
 
-// setExports makes GoBGP's global export policy accept exactly ranges
-// (default reject), and re-evaluates what peers were sent when it changed.
-func (b *BGP) setExports(ctx context.Context, ranges []ExportRange) error {
+// exportState is GoBGP's export policy: the ranges it accepts, and the
+// peers that get next hops unchanged (keepOriginalNextHop).
+type exportState struct {
+	ranges      []ExportRange
+	keepNextHop []netip.Addr
+}
+
+func (e exportState) equal(o exportState) bool {
+	return slices.Equal(e.ranges, o.ranges) && slices.Equal(e.keepNextHop, o.keepNextHop)
+}
+
+// keepNextHopPeers are the peers of sp that keep next hops, sorted.
+func keepNextHopPeers(sp Speaker) []netip.Addr {
+	var out []netip.Addr
+	for k, p := range sp.Peers {
+		if p.KeepNextHop {
+			out = append(out, k.Address)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+// setExports makes GoBGP's global export policy accept exactly the
+// ranges (default reject), next hops unchanged towards the keepNextHop
+// peers, and re-evaluates what peers were sent when it changed.
+func (b *BGP) setExports(ctx context.Context, want exportState) error {
 	b.mu.Lock()
-	unchanged := b.exportsSet && slices.Equal(b.exports, ranges)
+	unchanged := b.exportsSet && b.exports.equal(want)
 	b.mu.Unlock()
 	if unchanged {
 		return nil
 	}
+	ranges := want.ranges
 	req := &api.SetPoliciesRequest{}
 	policy := &api.Policy{Name: exportPolicy}
+	keepSet := &api.DefinedSet{DefinedType: api.DefinedType_NEIGHBOR, Name: exportPolicy + "-keep-next-hop"}
+	for _, a := range want.keepNextHop {
+		keepSet.List = append(keepSet.List, netip.PrefixFrom(a, a.BitLen()).String())
+	}
+	if len(keepSet.List) > 0 {
+		req.DefinedSets = append(req.DefinedSets, keepSet)
+	}
+	var keepStatements []*api.Statement
 	for _, fam := range []struct {
 		name string
 		is6  bool
@@ -73,12 +106,21 @@ func (b *BGP) setExports(ctx context.Context, ranges []ExportRange) error {
 			continue // GoBGP has no family for an empty set
 		}
 		req.DefinedSets = append(req.DefinedSets, set)
+		if len(keepSet.List) > 0 {
+			keepStatements = append(keepStatements, &api.Statement{
+				Name: exportPolicy + "-keep-next-hop-" + fam.name,
+				Conditions: &api.Conditions{PrefixSet: &api.MatchSet{Type: api.MatchSet_ANY, Name: set.Name},
+					NeighborSet: &api.MatchSet{Type: api.MatchSet_ANY, Name: keepSet.Name}},
+				Actions: &api.Actions{RouteAction: api.RouteAction_ACCEPT, Nexthop: &api.NexthopAction{Unchanged: true}},
+			})
+		}
 		policy.Statements = append(policy.Statements, &api.Statement{
 			Name:       exportPolicy + "-" + fam.name,
 			Conditions: &api.Conditions{PrefixSet: &api.MatchSet{Type: api.MatchSet_ANY, Name: set.Name}},
 			Actions:    &api.Actions{RouteAction: api.RouteAction_ACCEPT},
 		})
 	}
+	policy.Statements = append(keepStatements, policy.Statements...) // first match wins
 	req.Policies = []*api.Policy{policy}
 	// SetPolicies replaces sets and policies but keeps assignments: the
 	// global export assignment is made apart.
@@ -93,7 +135,7 @@ func (b *BGP) setExports(ctx context.Context, ranges []ExportRange) error {
 	}
 	b.mu.Lock()
 	wasSet := b.exportsSet
-	b.exports, b.exportsSet = slices.Clone(ranges), true
+	b.exports, b.exportsSet = exportState{ranges: slices.Clone(ranges), keepNextHop: slices.Clone(want.keepNextHop)}, true
 	b.mu.Unlock()
 	if wasSet {
 		// Peers already sent routes under the old policy.

@@ -72,7 +72,8 @@ func ribOf(s *server.BgpServer) map[string]bool {
 
 // A node is no transit: of what it learns from one external router it
 // passes to another only what lies in Calico's pools, while its own
-// blocks go to both (Calico's export filter).
+// blocks go to both (Calico's export filter). Towards a peer with
+// keepOriginalNextHop, next hops stay what they were.
 func TestExportPolicy(t *testing.T) {
 	const node, x, y = "127.0.0.1", "127.0.0.2", "127.0.0.3"
 	nodePort, xPort, yPort := freePort(t, node), freePort(t, x), freePort(t, y)
@@ -86,7 +87,7 @@ func TestExportPolicy(t *testing.T) {
 	b := NewBGP(l.WithField("test", "export"), logrus.WarnLevel)
 	sp := Speaker{AS: 64512, RouterID: netip.MustParseAddr(node), ListenPort: nodePort, NodeIPv4: netip.MustParsePrefix(node + "/8"),
 		Peers: map[PeerKey]Peer{}}
-	for _, p := range []Peer{{PeerKey: pk(x, xPort), AS: 65100}, {PeerKey: pk(y, yPort), AS: 65200}} {
+	for _, p := range []Peer{{PeerKey: pk(x, xPort), AS: 65100}, {PeerKey: pk(y, yPort), AS: 65200, KeepNextHop: true}} {
 		sp.Peers[p.PeerKey] = p
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -116,12 +117,33 @@ func TestExportPolicy(t *testing.T) {
 	if gotY = ribOf(ry); gotY["198.51.100.0/24"] {
 		t.Errorf("the node passed x's route outside the pools to y: %v", gotY)
 	}
+	if nh := nextHopAt(ry, "198.19.9.0/26"); nh != x {
+		t.Errorf("y (keepOriginalNextHop) got 198.19.9.0/26 via %s, want x's %s", nh, x)
+	}
+	if nh := nextHopAt(rx, "198.19.1.0/26"); nh != node {
+		t.Errorf("x got the node's block via %s, want the node %s", nh, node)
+	}
 	if learned := b.Learned(); len(learned[mp("198.51.100.0/24")]) == 0 {
 		t.Errorf("the node did not learn x's route itself: %v", learned)
 	}
 	if s := strings.Join(describe(Exports(pools, ads)), " "); s != "198.19.0.0/16 le 32 198.19.1.0/26 le 26" {
 		t.Errorf("exports = %s", s)
 	}
+}
+
+// nextHopAt is the next hop of s's best path to prefix.
+func nextHopAt(s *server.BgpServer, prefix string) string {
+	nh := ""
+	_ = s.ListPath(context.Background(), &api.ListPathRequest{TableType: api.TableType_GLOBAL,
+		Family: &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}, Prefixes: []*api.TableLookupPrefix{{Prefix: prefix}}},
+		func(d *api.Destination) {
+			for _, p := range d.Paths {
+				if a, ok := nextHop(p); ok {
+					nh = a.String()
+				}
+			}
+		})
+	return nh
 }
 
 func describe(rs []ExportRange) []string { return strings.Split(describeRanges(rs), ", ") }

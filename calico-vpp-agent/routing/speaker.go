@@ -40,7 +40,7 @@ type BGP struct {
 	stopWatch context.CancelFunc
 	started   time.Time
 	// exports is the export policy GoBGP has (exportsSet: since this run).
-	exports    []ExportRange
+	exports    exportState
 	exportsSet bool
 }
 
@@ -129,7 +129,7 @@ func (b *BGP) Apply(ctx context.Context, sp Speaker) error {
 		}
 		// Nothing is exported until Advertise knows what may be: a route
 		// learned from one peer must never reach another meanwhile.
-		if err := b.setExports(ctx, nil); err != nil {
+		if err := b.setExports(ctx, exportState{}); err != nil {
 			_ = b.s.StopBgp(ctx, &api.StopBgpRequest{})
 			return err
 		}
@@ -204,7 +204,7 @@ func (b *BGP) stop(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	b.running, b.stopWatch, b.started = Speaker{}, nil, time.Time{}
-	b.exports, b.exportsSet = nil, false
+	b.exports, b.exportsSet = exportState{}, false
 	b.learned = map[netip.Prefix]map[netip.Addr]bool{}
 	b.eor, b.established = map[netip.Addr]map[string]bool{}, map[netip.Addr]bool{}
 	for p, a := range b.ads {
@@ -272,7 +272,7 @@ func (b *BGP) Advertise(ctx context.Context, sp Speaker, ads map[netip.Prefix]Ad
 	if !sp.Enabled() || b.Running().IsZero() {
 		return nil
 	}
-	if err := b.setExports(ctx, exports); err != nil {
+	if err := b.setExports(ctx, exportState{ranges: exports, keepNextHop: keepNextHopPeers(sp)}); err != nil {
 		return err
 	}
 	b.mu.Lock()
