@@ -194,7 +194,7 @@ func New(opts Options) *Reconciler {
 // NewTable registers a kind and returns the table its manager writes
 // desired objects into. format renders keys in status and logs.
 func NewTable[K comparable, O any](r *Reconciler, kind Kind[K, O], format func(K) string) *Table[K, O] {
-	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r, changed: make(chan struct{}), dirty: map[K]struct{}{}, full: true, released: map[K]struct{}{}}
+	t := &Table[K, O]{kind: kind, format: format, desired: map[K]O{}, status: map[K]*ObjectStatus{}, undeletable: map[K]*ObjectStatus{}, notify: r.Trigger, r: r, changed: make(chan struct{}), dirty: map[K]struct{}{}, full: true, released: map[K]struct{}{}, inflight: map[K]int{}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.runners = append(r.runners, t)
@@ -418,6 +418,9 @@ type Table[K comparable, O any] struct {
 	// deleted even before every input has synced, unlike what a dump
 	// found that nobody declared yet.
 	released map[K]struct{}
+	// inflight counts the creates and updates VPP is working on, per key:
+	// a key deleted meanwhile is not gone until they are done.
+	inflight map[K]int
 }
 
 // Set declares that key should exist as obj.
@@ -534,13 +537,14 @@ func (t *Table[K, O]) AwaitDeleted(ctx context.Context, key K) error {
 		t.mu.Lock()
 		_, wanted := t.desired[key]
 		_, present := t.actual[key]
+		busy := t.inflight[key] > 0
 		failed := t.undeletable[key]
 		ch := t.changed
 		t.mu.Unlock()
 		switch {
 		case wanted:
 			return fmt.Errorf("%s %s: desired again", t.kind.Name(), t.format(key))
-		case !present:
+		case !present && !busy:
 			return nil
 		case failed != nil:
 			return fmt.Errorf("delete %s %s: %s", t.kind.Name(), t.format(key), failed.Error)
@@ -631,7 +635,25 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 			}
 		}
 	}
+	for _, c := range todo {
+		t.inflight[c.key]++
+	}
 	t.mu.Unlock()
+	// Whatever happens, every change leaves the in-flight count.
+	pending := map[K]int{}
+	for _, c := range todo {
+		pending[c.key]++
+	}
+	defer func() {
+		t.mu.Lock()
+		for k, n := range pending {
+			if t.inflight[k] -= n; t.inflight[k] <= 0 {
+				delete(t.inflight, k)
+			}
+		}
+		t.broadcastLocked()
+		t.mu.Unlock()
+	}()
 	// record notes one outcome; it reports whether VPP was unavailable.
 	record := func(c change[K, O], op string, got O, err error) error {
 		if errors.Is(err, ErrUnavailable) {
@@ -639,6 +661,10 @@ func (t *Table[K, O]) applyCreates(ctx context.Context, now time.Time) (failed i
 		}
 		t.mu.Lock()
 		defer t.mu.Unlock()
+		pending[c.key]--
+		if t.inflight[c.key]--; t.inflight[c.key] <= 0 {
+			delete(t.inflight, c.key)
+		}
 		// The manager may have changed its mind while VPP worked: record the
 		// outcome only for a key still wanted as it was.
 		if d, still := t.desired[c.key]; !still || !reflect.DeepEqual(d, c.desired) {

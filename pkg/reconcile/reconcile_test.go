@@ -797,3 +797,50 @@ func TestReleasedDeletedBeforeSync(t *testing.T) {
 		t.Error("not pruned once every input synced")
 	}
 }
+
+// blockingCreate holds Create until released.
+type blockingCreate struct {
+	*fakeVPP
+	started, release chan struct{}
+}
+
+func (b *blockingCreate) Create(ctx context.Context, k, v string) (string, error) {
+	close(b.started)
+	<-b.release
+	return b.fakeVPP.Create(ctx, k, v)
+}
+
+// A pod deleted while VPP still creates it is not reported gone before
+// the late create has been undone.
+func TestAwaitDeletedWaitsForCreateInFlight(t *testing.T) {
+	var log []string
+	kind := &blockingCreate{fakeVPP: newFake("pods", PhaseInterfaces, &log), started: make(chan struct{}), release: make(chan struct{})}
+	r := New(Options{Log: quiet(), Clock: newFakeClock()})
+	tb := NewTable[string, string](r, kind, func(s string) string { return s })
+	ctx := context.Background()
+	tb.Set("p", "v")
+	var g errgroup.Group
+	g.Go(func() error { _, err := r.Sync(ctx); return err })
+	<-kind.started
+	tb.Delete("p")
+	done := make(chan error, 1)
+	g.Go(func() error { done <- tb.AwaitDeleted(ctx, "p"); return nil })
+	select {
+	case err := <-done:
+		t.Fatalf("AwaitDeleted returned %v while the create was in flight", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(kind.release)
+	if _, err := r.Sync(ctx); err != nil { // after the first: it deletes the late object
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := kind.objects["p"]; ok {
+		t.Error("the late object is still in VPP")
+	}
+}
