@@ -86,7 +86,7 @@ func runHelperNode(node string) int {
 	rec := reconcile.New(reconcile.Options{Log: log.WithField("component", "reconciler")})
 	rec.AddInput(InputRouting)
 	m := NewManager(rec, fixedSource{v: v, st: st}, calico, tj, rj, Options{
-		Node: node, SyncTimeout: 10 * time.Second, Log: log,
+		Node: node, SyncTimeout: 5 * time.Minute, Log: log, // End-of-RIBs must make it synced
 		OnSynced: func() { rec.InputSynced(InputRouting) },
 	})
 	g, gctx := errgroup.WithContext(ctx)
@@ -163,31 +163,6 @@ func (c *fileCalico) run(ctx context.Context) error {
 	}
 }
 
-// lan is a bridge in its own namespace that nodes plug into.
-type lan struct{ ns *topo.Netns }
-
-func newLAN(t *testing.T) *lan {
-	ns := topo.NewNetns(t, "lan")
-	ns.Run(t, "ip", "link", "add", "br0", "type", "bridge")
-	ns.Run(t, "ip", "link", "set", "br0", "up")
-	return &lan{ns: ns}
-}
-
-// plug connects ns to the LAN as eth0 with the given addresses.
-func (l *lan) plug(t *testing.T, ns *topo.Netns, addrs ...string) {
-	bridgeEnd, nodeEnd := topo.Veth(t, l.ns, ns)
-	l.ns.Run(t, "ip", "link", "set", bridgeEnd, "master", "br0")
-	ns.Run(t, "ip", "link", "set", nodeEnd, "name", "eth0")
-	ns.Run(t, "ip", "link", "set", "eth0", "up")
-	for _, a := range addrs {
-		args := []string{"ip", "addr", "add", a, "dev", "eth0"}
-		if strings.Contains(a, ":") {
-			args = append(args, "nodad")
-		}
-		ns.Run(t, args...)
-	}
-}
-
 // testNode is a node: namespace, VPP, and its routing manager process.
 type testNode struct {
 	name   string
@@ -202,7 +177,7 @@ type testNode struct {
 	owner  *testing.T // the test the node lives as long as
 }
 
-func newTestNode(t *testing.T, l *lan, name, v4, v6, stateFile string) *testNode {
+func newTestNode(t *testing.T, l *topo.LAN, name, v4, v6, stateFile string) *testNode {
 	n := &testNode{name: name, ns: topo.NewNetns(t, "node"), dir: t.TempDir(), state: stateFile, log: &testutil.SyncBuffer{}, owner: t}
 	var addrs []string
 	for _, a := range []string{v4, v6} {
@@ -210,7 +185,7 @@ func newTestNode(t *testing.T, l *lan, name, v4, v6, stateFile string) *testNode
 			addrs = append(addrs, a)
 		}
 	}
-	l.plug(t, n.ns, addrs...)
+	l.Plug(t, n.ns, "eth0", addrs...)
 	n.vpp = vpptest.Start(t, vpptest.Options{Netns: n.ns, NoVhostNet: true})
 	src := &vpptest.Source{}
 	src.Attach(t, n.vpp)

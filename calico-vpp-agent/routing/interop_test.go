@@ -85,7 +85,7 @@ func twoNodes(ipv4Mode inputs.EncapMode) inputs.CalicoState {
 	return st
 }
 
-func startNodes(t *testing.T, l *lan, state string, names ...string) []*testNode {
+func startNodes(t *testing.T, l *topo.LAN, state string, names ...string) []*testNode {
 	var nodes []*testNode
 	for i, name := range names {
 		n := newTestNode(t, l, name, meshV4(i+1)+"/24", meshV6(i+1)+"/64", state)
@@ -128,9 +128,9 @@ protocol bgp node_b6 from client6 { neighbor 2001:db8::12 as 64512; }
 func TestBIRDRouteReflector(t *testing.T) {
 	requireTool(t, "/usr/sbin/bird")
 	topo.RequirePrivileged(t)
-	l := newLAN(t)
+	l := topo.NewLAN(t)
 	rr := topo.NewNetns(t, "rr")
-	l.plug(t, rr, "198.18.0.2/24", "2001:db8::2/64")
+	l.Plug(t, rr, "eth0", "198.18.0.2/24", "2001:db8::2/64")
 	dir := t.TempDir()
 	conf, sock := filepath.Join(dir, "bird.conf"), filepath.Join(dir, "bird.ctl")
 	if err := os.WriteFile(conf, []byte(birdConfig), 0o644); err != nil {
@@ -196,9 +196,9 @@ const gobgpdConfig = `[global.config]
 func TestGoBGPdExternalPeer(t *testing.T) {
 	requireTool(t, "/usr/bin/gobgpd")
 	topo.RequirePrivileged(t)
-	l := newLAN(t)
+	l := topo.NewLAN(t)
 	router := topo.NewNetns(t, "ext")
-	l.plug(t, router, "198.18.0.3/24")
+	l.Plug(t, router, "eth0", "198.18.0.3/24")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "gobgpd.toml")
 	if err := os.WriteFile(conf, []byte(gobgpdConfig), 0o644); err != nil {

@@ -56,7 +56,7 @@ func meshBlock6(n int) string { return "2001:db8:100:" + strconv.Itoa(n) + "::/1
 // startMesh brings up the three nodes of meshState.
 func startMesh(t *testing.T, st inputs.CalicoState) (string, []*testNode) {
 	topo.RequirePrivileged(t)
-	l := newLAN(t)
+	l := topo.NewLAN(t)
 	state := filepath.Join(t.TempDir(), "calico.json")
 	writeState(t, state, st)
 	var nodes []*testNode

@@ -411,10 +411,6 @@ func (b *BGP) tableEvent(paths []*api.Path) {
 	}
 	changed := map[netip.Prefix]*dest{}
 	for _, p := range paths {
-		nlri, err := apiutil.GetNativeNlri(p)
-		if err != nil || nlri == nil {
-			continue
-		}
 		if isEOR(p) {
 			if peer, err := netip.ParseAddr(p.NeighborIp); err == nil {
 				b.mu.Lock()
@@ -425,6 +421,10 @@ func (b *BGP) tableEvent(paths []*api.Path) {
 				b.mu.Unlock()
 				b.notify()
 			}
+			continue
+		}
+		nlri, err := apiutil.GetNativeNlri(p)
+		if err != nil || nlri == nil {
 			continue
 		}
 		prefix, err := netip.ParsePrefix(nlri.String())
@@ -462,10 +462,10 @@ func (b *BGP) tableEvent(paths []*api.Path) {
 	b.notify()
 }
 
-// isEOR recognises GoBGP's End-of-RIB marker: a path without attributes
-// for the family's zero prefix.
+// isEOR recognises GoBGP's End-of-RIB event: a path with a family and a
+// source but neither NLRI nor attributes.
 func isEOR(p *api.Path) bool {
-	return len(p.Pattrs) == 0 && !p.IsWithdraw && p.NeighborIp != ""
+	return p.Nlri == nil && len(p.Pattrs) == 0 && !p.IsWithdraw && p.NeighborIp != "" && p.Family != nil
 }
 
 func nextHop(p *api.Path) (netip.Addr, bool) {

@@ -112,3 +112,33 @@ func Veth(t testing.TB, a, b *Netns) (string, string) {
 
 // String describes the namespace in test output.
 func (n *Netns) String() string { return fmt.Sprintf("netns %s", n.Name) }
+
+// LAN is a bridge in a namespace of its own that test namespaces plug
+// into: a shared segment (nodes, peers, a control plane).
+type LAN struct{ Netns *Netns }
+
+// NewLAN creates the segment (removed at the test's end).
+func NewLAN(t testing.TB) *LAN {
+	t.Helper()
+	ns := NewNetns(t, "lan")
+	ns.Run(t, "ip", "link", "add", "br0", "type", "bridge")
+	ns.Run(t, "ip", "link", "set", "br0", "up")
+	return &LAN{Netns: ns}
+}
+
+// Plug connects ns to the LAN as ifName, up, with the given addresses
+// (IPv6 ones without duplicate detection).
+func (l *LAN) Plug(t testing.TB, ns *Netns, ifName string, addrs ...string) {
+	t.Helper()
+	bridgeEnd, nodeEnd := Veth(t, l.Netns, ns)
+	l.Netns.Run(t, "ip", "link", "set", bridgeEnd, "master", "br0")
+	ns.Run(t, "ip", "link", "set", nodeEnd, "name", ifName)
+	ns.Run(t, "ip", "link", "set", ifName, "up")
+	for _, a := range addrs {
+		args := []string{"ip", "addr", "add", a, "dev", ifName}
+		if strings.Contains(a, ":") {
+			args = append(args, "nodad")
+		}
+		ns.Run(t, args...)
+	}
+}

@@ -1,0 +1,138 @@
+// Package e2e runs Calico/VPP nodes (the real agent binary, VPP or
+// fakevpp) against a real Kubernetes API server, in network namespaces
+// the tests create and remove.
+package e2e
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
+	"github.com/calico-vpp/calico-vpp/test/cluster"
+	"github.com/calico-vpp/calico-vpp/test/node"
+	"github.com/calico-vpp/calico-vpp/test/topo"
+)
+
+const meshObjects = `apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+  annotations:
+    projectcalico.org/IPv4Address: 198.18.0.11/24
+spec:
+  podCIDR: 198.19.1.0/24
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-b
+  annotations:
+    projectcalico.org/IPv4Address: 198.18.0.12/24
+spec:
+  podCIDR: 198.19.2.0/24
+---
+apiVersion: crd.projectcalico.org/v1
+kind: IPPool
+metadata:
+  name: pods
+spec:
+  cidr: 198.19.0.0/16
+  ipipMode: Always
+  vxlanMode: Never
+  nodeSelector: all()
+`
+
+// routeVia renders VPP's route to prefix: "ipip-><dst>" through a tunnel,
+// else "via <gateway>"; "" when VPP has none.
+func routeVia(t *testing.T, v *vpplink.VPP, prefix string) string {
+	t.Helper()
+	ctx := context.Background()
+	tunnels := map[vpplink.SwIfIndex]string{}
+	ipip, err := v.IPIPTunnels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tu := range ipip {
+		tunnels[tu.SwIfIndex] = "ipip->" + tu.Dst.String()
+	}
+	routes, err := v.Routes(ctx, vpplink.Table{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := netip.MustParsePrefix(prefix)
+	for _, r := range routes {
+		if r.Prefix != want {
+			continue
+		}
+		var paths []string
+		for _, p := range r.Paths {
+			if name, ok := tunnels[p.SwIfIndex]; ok {
+				paths = append(paths, name)
+			} else {
+				paths = append(paths, "via "+p.Gateway.String())
+			}
+		}
+		return strings.Join(paths, ",")
+	}
+	return ""
+}
+
+// Two nodes, the BGP mesh between their agents (over their management
+// interfaces), a pod on each through the CNI: each node's VPP routes the
+// other's pod CIDR through an IPIP tunnel to it (the pool says Always),
+// and each pod has its interface.
+func TestTwoNodesMesh(t *testing.T) {
+	topo.RequirePrivileged(t)
+	if testing.Short() {
+		t.Skip("starts etcd and kube-apiserver")
+	}
+	bin := node.Build(t, "../..")
+	cp := cluster.StartControlPlane(t)
+	cp.InstallCalico(t)
+	cp.Apply(t, meshObjects)
+	lan := topo.NewLAN(t)
+	nodes := map[string]*node.Node{}
+	for _, n := range []struct{ name, mgmt string }{{"node-a", "198.18.0.11/24"}, {"node-b", "198.18.0.12/24"}} {
+		nodes[n.name] = node.Start(t, node.Options{Name: n.name, Bin: bin, ControlPlane: cp, LAN: lan,
+			MgmtAddrs: []string{n.mgmt}, Env: []string{"USE_POD_CIDR=true"}})
+	}
+	start := time.Now()
+	for _, n := range nodes {
+		n.AwaitReady(t)
+	}
+	// Ready as soon as the peers' End-of-RIB came, not at the 60s sync
+	// deadline.
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the nodes took %s to be ready: End-of-RIB not seen?", d.Round(time.Second))
+	}
+	for name, cidr := range map[string]string{"node-a": "198.19.1.0/24", "node-b": "198.19.2.0/24"} {
+		pod := topo.NewNetns(t, "pod")
+		if out, err := nodes[name].CNI("add", pod, "web-"+name, cidr); err != nil {
+			t.Fatalf("cnitool add on %s: %v\n%s", name, err, out)
+		}
+		prefix := strings.TrimSuffix(cidr, "0/24")
+		if addrs := pod.Run(t, "ip", "-4", "-br", "addr", "show", "dev", "eth0"); !strings.Contains(addrs, prefix) {
+			t.Errorf("pod on %s: eth0 %s, want an address of %s", name, addrs, cidr)
+		}
+	}
+	for name, want := range map[string]struct{ prefix, via string }{
+		"node-a": {"198.19.2.0/24", "ipip->198.18.0.12"},
+		"node-b": {"198.19.1.0/24", "ipip->198.18.0.11"},
+	} {
+		deadline := time.Now().Add(60 * time.Second)
+		got := ""
+		for time.Now().Before(deadline) {
+			if got = routeVia(t, nodes[name].VPP.VPP, want.prefix); got == want.via {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if got != want.via {
+			_, status := nodes[name].Probe("/status")
+			t.Errorf("%s routes %s %q, want %q\nstatus: %s", name, want.prefix, got, want.via, status)
+		}
+	}
+}
