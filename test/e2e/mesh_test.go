@@ -7,8 +7,11 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
 	"github.com/calico-vpp/calico-vpp/test/cluster"
@@ -57,6 +60,13 @@ func routeVia(t *testing.T, v *vpplink.VPP, prefix string) string {
 	}
 	for _, tu := range ipip {
 		tunnels[tu.SwIfIndex] = "ipip->" + tu.Dst.String()
+	}
+	vx, err := v.VXLANTunnels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tu := range vx {
+		tunnels[tu.SwIfIndex] = "vxlan->" + tu.Dst.String()
 	}
 	routes, err := v.Routes(ctx, vpplink.Table{})
 	if err != nil {
@@ -118,9 +128,54 @@ func TestTwoNodesMesh(t *testing.T) {
 			t.Errorf("pod on %s: eth0 %s, want an address of %s", name, addrs, cidr)
 		}
 	}
+	awaitRoutes(t, nodes, "ipip")
+
+	t.Run("an agent killed and restarted: pods and routes stay", func(t *testing.T) {
+		a, b := nodes["node-a"], nodes["node-b"]
+		podIf := podInterface(t, a, "default/web-node-a")
+		var missing []string
+		stop := make(chan struct{})
+		var watch errgroup.Group
+		watch.Go(func() error {
+			for {
+				if via := routeVia(t, b.VPP.VPP, "198.19.1.0/24"); via == "" {
+					missing = append(missing, time.Now().Format(time.StampMilli))
+				}
+				select {
+				case <-stop:
+					return nil
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+		_ = a.Stop(t, syscall.SIGKILL)
+		a.Restart(t)
+		a.AwaitReady(t)
+		close(stop)
+		_ = watch.Wait()
+		if len(missing) > 0 {
+			t.Errorf("node-b lost the route to node-a's pods while node-a's agent restarted: %v", missing)
+		}
+		if got := podInterface(t, a, "default/web-node-a"); got != podIf {
+			t.Errorf("the pod's interface was re-created: sw_if_index %d -> %d", podIf, got)
+		}
+		awaitRoutes(t, nodes, "ipip")
+	})
+
+	t.Run("the pool switched to VXLAN with kubectl: routes follow", func(t *testing.T) {
+		cp.Apply(t, strings.Replace(strings.Replace(meshObjects[strings.Index(meshObjects, "apiVersion: crd"):],
+			"ipipMode: Always", "ipipMode: Never", 1), "vxlanMode: Never", "vxlanMode: Always", 1))
+		awaitRoutes(t, nodes, "vxlan")
+	})
+}
+
+// awaitRoutes waits until each node's VPP routes the other's pod CIDR
+// through a tunnel of kind to it.
+func awaitRoutes(t *testing.T, nodes map[string]*node.Node, kind string) {
+	t.Helper()
 	for name, want := range map[string]struct{ prefix, via string }{
-		"node-a": {"198.19.2.0/24", "ipip->198.18.0.12"},
-		"node-b": {"198.19.1.0/24", "ipip->198.18.0.11"},
+		"node-a": {"198.19.2.0/24", kind + "->198.18.0.12"},
+		"node-b": {"198.19.1.0/24", kind + "->198.18.0.11"},
 	} {
 		deadline := time.Now().Add(60 * time.Second)
 		got := ""
@@ -132,7 +187,23 @@ func TestTwoNodesMesh(t *testing.T) {
 		}
 		if got != want.via {
 			_, status := nodes[name].Probe("/status")
-			t.Errorf("%s routes %s %q, want %q\nstatus: %s", name, want.prefix, got, want.via, status)
+			t.Fatalf("%s routes %s %q, want %q\nstatus: %s", name, want.prefix, got, want.via, status)
 		}
 	}
+}
+
+// podInterface is VPP's interface of the pod (by its tag).
+func podInterface(t *testing.T, n *node.Node, pod string) vpplink.SwIfIndex {
+	t.Helper()
+	ifs, err := n.VPP.VPP.Interfaces(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ifs {
+		if strings.HasSuffix(i.Tag, " "+pod) {
+			return i.SwIfIndex
+		}
+	}
+	t.Fatalf("%s: no VPP interface for pod %s", n.Name, pod)
+	return 0
 }

@@ -85,6 +85,11 @@ type Node struct {
 	confDir string
 	ipamDir string
 	http    *http.Client
+	// env and kubeconfig start the agent again (Restart); owner is the
+	// test the node lives as long as.
+	env        []string
+	kubeconfig string
+	owner      testing.TB
 }
 
 // Start brings the node up and starts its agent (Ready waits for it).
@@ -92,7 +97,7 @@ func Start(t testing.TB, o Options) *Node {
 	t.Helper()
 	inst := vpptest.Start(t, vpptest.Options{NoVhostNet: true})
 	n := &Node{Name: o.Name, Netns: inst.Netns, VPP: inst, RunDir: t.TempDir(), Plugins: t.TempDir(), bin: o.Bin,
-		out: &testutil.SyncBuffer{}, exited: make(chan struct{}), confDir: t.TempDir(), ipamDir: t.TempDir()}
+		out: &testutil.SyncBuffer{}, confDir: t.TempDir(), ipamDir: t.TempDir()}
 	n.Socket = filepath.Join(n.RunDir, "cni-server.sock")
 	if o.LAN != nil {
 		o.LAN.Plug(t, n.Netns, "eth1", o.MgmtAddrs...)
@@ -116,18 +121,11 @@ func Start(t testing.TB, o Options) *Node {
 	t.Cleanup(func() { n.handle.Close() })
 	n.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: n.dial}}
 
-	n.cmd = exec.Command(filepath.Join(o.Bin, "calico-vpp-agent"), "--kubeconfig", o.ControlPlane.Kubeconfig,
-		"--health-listen", "127.0.0.1:9099", "--felix-plugins-dir", n.Plugins)
-	n.cmd.Env = append(append(os.Environ(), "NODENAME="+o.Name, "CALICOVPP_RUN_DIR="+n.RunDir, "CALICOVPP_STATE_DIR="+t.TempDir(),
+	n.env = append(append(os.Environ(), "NODENAME="+o.Name, "CALICOVPP_RUN_DIR="+n.RunDir, "CALICOVPP_STATE_DIR="+t.TempDir(),
 		"CALICOVPP_VPP_API_SOCKET="+inst.APISocket, "CALICOVPP_CNI_SERVER_SOCKET="+n.Socket, "CALICOVPP_LOG_LEVEL=debug"), o.Env...)
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	if err := nsutil.Start(n.handle, n.cmd); err != nil {
-		t.Fatal(err)
-	}
-	go func() { n.waitErr = n.cmd.Wait(); close(n.exited) }() // ends with the agent, killed at cleanup
+	n.kubeconfig, n.owner = o.ControlPlane.Kubeconfig, t
+	n.startAgent(t)
 	t.Cleanup(func() {
-		_ = n.cmd.Process.Kill()
-		<-n.exited
 		if t.Failed() {
 			t.Logf("agent of %s:\n%s", n.Name, tail(n.out.String(), 60))
 		}
@@ -141,6 +139,33 @@ func tail(s string, lines int) string {
 		l = l[len(l)-lines:]
 	}
 	return string(bytes.Join(l, []byte("\n")))
+}
+
+// startAgent runs a new agent process (killed when the node's test ends,
+// whichever subtest started it).
+func (n *Node) startAgent(t testing.TB) {
+	t.Helper()
+	n.cmd = exec.Command(filepath.Join(n.bin, "calico-vpp-agent"), "--kubeconfig", n.kubeconfig,
+		"--health-listen", "127.0.0.1:9099", "--felix-plugins-dir", n.Plugins)
+	n.cmd.Env = n.env
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	if err := nsutil.Start(n.handle, n.cmd); err != nil {
+		t.Fatal(err)
+	}
+	cmd, exited := n.cmd, make(chan struct{})
+	n.exited = exited
+	go func() { n.waitErr = cmd.Wait(); close(exited) }() // ends with the agent, killed at cleanup
+	n.owner.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+}
+
+// Restart starts the agent again after Stop (its state directory, pods
+// and VPP stay).
+func (n *Node) Restart(t testing.TB) {
+	t.Helper()
+	n.startAgent(t)
 }
 
 // dial connects from inside the node's namespace.
