@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/calico-vpp/calico-vpp/test/cluster"
+	"github.com/calico-vpp/calico-vpp/test/node"
+	"github.com/calico-vpp/calico-vpp/test/testutil"
+	"github.com/calico-vpp/calico-vpp/test/topo"
+)
+
+const rrBirdConfig = `router id 198.18.0.2;
+log stderr all;
+protocol device {}
+template bgp client4 {
+  local 198.18.0.2 as 64512;
+  rr client; rr cluster id 198.18.0.2;
+  graceful restart on;
+  connect retry time 2;
+  ipv4 { import all; export all; };
+}
+protocol bgp node_a from client4 { neighbor 198.18.0.11 as 64512; }
+protocol bgp node_b from client4 { neighbor 198.18.0.12 as 64512; }
+`
+
+// An external BIRD route reflector: with the mesh turned off and a
+// BGPPeer created with kubectl, the nodes peer with BIRD instead, and
+// each still learns the other's pod CIDR (through the reflector, next hop
+// kept, so through the tunnel to the other node).
+func TestBIRDRouteReflector(t *testing.T) {
+	topo.RequirePrivileged(t)
+	if testing.Short() {
+		t.Skip("starts etcd and kube-apiserver")
+	}
+	if _, err := os.Stat("/usr/sbin/bird"); err != nil {
+		t.Skip("bird2 is not installed (make test installs it)")
+	}
+	bin := node.Build(t, "../..")
+	cp := cluster.StartControlPlane(t)
+	cp.InstallCalico(t)
+	cp.Apply(t, meshObjects)
+	lan := topo.NewLAN(t)
+
+	rr := topo.NewNetns(t, "rr")
+	lan.Plug(t, rr, "eth0", "198.18.0.2/24")
+	dir := t.TempDir()
+	conf, sock := filepath.Join(dir, "bird.conf"), filepath.Join(dir, "bird.ctl")
+	if err := os.WriteFile(conf, []byte(rrBirdConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	birdLog := &testutil.SyncBuffer{}
+	bird := exec.Command("ip", "netns", "exec", rr.Name, "/usr/sbin/bird", "-f", "-c", conf, "-s", sock)
+	bird.Stdout, bird.Stderr = birdLog, birdLog
+	if err := bird.Start(); err != nil {
+		t.Fatal(err)
+	}
+	birdDone := make(chan struct{})
+	go func() { _ = bird.Wait(); close(birdDone) }() // ends with bird, stopped below
+	t.Cleanup(func() {
+		_ = bird.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-birdDone:
+		case <-time.After(5 * time.Second):
+			_ = bird.Process.Kill()
+			<-birdDone
+		}
+		if t.Failed() {
+			t.Logf("bird:\n%s", birdLog.String())
+		}
+	})
+
+	cp.Apply(t, `apiVersion: crd.projectcalico.org/v1
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  nodeToNodeMeshEnabled: false
+`)
+	nodes := map[string]*node.Node{}
+	for _, n := range []struct{ name, mgmt string }{{"node-a", "198.18.0.11/24"}, {"node-b", "198.18.0.12/24"}} {
+		nodes[n.name] = node.Start(t, node.Options{Name: n.name, Bin: bin, ControlPlane: cp, LAN: lan,
+			MgmtAddrs: []string{n.mgmt}, Env: []string{"USE_POD_CIDR=true"}})
+	}
+	for _, n := range nodes {
+		n.AwaitReady(t)
+	}
+	if via := routeVia(t, nodes["node-a"].VPP.VPP, "198.19.2.0/24"); via != "" {
+		t.Fatalf("without the mesh or a peer, node-a already routes node-b's pods: %s", via)
+	}
+	// The peer, created live with kubectl.
+	cp.Apply(t, `apiVersion: crd.projectcalico.org/v1
+kind: BGPPeer
+metadata:
+  name: rr
+spec:
+  peerIP: 198.18.0.2
+  asNumber: 64512
+`)
+	awaitRoutes(t, nodes, "ipip")
+	out, _ := rr.Output("/usr/sbin/birdc", "-s", sock, "show", "route")
+	for _, want := range []string{"198.19.1.0/24", "198.19.2.0/24"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("BIRD does not have %s:\n%s", want, out)
+		}
+	}
+}
