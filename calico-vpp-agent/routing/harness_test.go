@@ -276,51 +276,9 @@ func writeState(t *testing.T, path string, st inputs.CalicoState) {
 	}
 }
 
-// fib renders the routes of VPP's main tables for the prefixes asked:
-// "via <gw>", "ipip-><dst>" or "vxlan-><dst>" per path, sorted.
+// fib is vpptest.Paths.
 func fib(ctx context.Context, v *vpplink.VPP, prefixes ...string) (map[string][]string, error) {
-	tunnels := map[vpplink.SwIfIndex]string{}
-	ipip, err := v.IPIPTunnels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range ipip {
-		tunnels[t.SwIfIndex] = "ipip->" + t.Dst.String()
-	}
-	vx, err := v.VXLANTunnels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range vx {
-		tunnels[t.SwIfIndex] = "vxlan->" + t.Dst.String()
-	}
-	want := map[string]bool{}
-	for _, p := range prefixes {
-		want[p] = true
-	}
-	out := map[string][]string{}
-	for _, is6 := range []bool{false, true} {
-		routes, err := v.Routes(ctx, vpplink.Table{IPv6: is6})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range routes {
-			if !want[r.Prefix.String()] {
-				continue
-			}
-			var paths []string
-			for _, p := range r.Paths {
-				if name, ok := tunnels[p.SwIfIndex]; ok {
-					paths = append(paths, name)
-				} else {
-					paths = append(paths, "via "+p.Gateway.String())
-				}
-			}
-			sort.Strings(paths)
-			out[r.Prefix.String()] = paths
-		}
-	}
-	return out, nil
+	return vpptest.Paths(ctx, v, prefixes...)
 }
 
 // awaitFIB waits until VPP's routes for the prefixes of want are exactly

@@ -7,17 +7,14 @@ package routing
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	apiv3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
 
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/inputs"
-	"github.com/calico-vpp/calico-vpp/test/testutil"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 )
 
@@ -28,32 +25,6 @@ func requireTool(t *testing.T, path string) {
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("%s is not installed (apt-get install bird2 gobgpd; make test does it)", path)
 	}
-}
-
-// daemon runs a command in ns until the test ends, killed by PID.
-func daemon(t *testing.T, ns *topo.Netns, name string, args ...string) *testutil.SyncBuffer {
-	t.Helper()
-	log := &testutil.SyncBuffer{}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name}, args...)...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }() // ends with the process, killed below
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, tail(log.String(), 60))
-		}
-	})
-	return log
 }
 
 // await polls check until it returns "" (or fails the test with its
@@ -136,7 +107,7 @@ func TestBIRDRouteReflector(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(birdConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	daemon(t, rr, "bird", "/usr/sbin/bird", "-f", "-c", conf, "-s", sock)
+	rr.Daemon(t, "bird", "/usr/sbin/bird", "-f", "-c", conf, "-s", sock)
 
 	st := twoNodes(inputs.EncapAlways)
 	st.BGPPeers["rr4"] = bgpPeerRes("rr4", func(p *apiv3.BGPPeerSpec) { p.PeerIP, p.ASNumber = "198.18.0.2", 64512 })
@@ -205,7 +176,7 @@ func TestGoBGPdExternalPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const api = "127.0.0.1:50051" // gobgpd's API, on the router namespace's loopback
-	daemon(t, router, "gobgpd", "/usr/bin/gobgpd", "-f", conf, "--api-hosts", api, "-l", "info")
+	router.Daemon(t, "gobgpd", "/usr/bin/gobgpd", "-f", conf, "--api-hosts", api, "-l", "info")
 	gobgp := func(args ...string) (string, error) {
 		return router.Output(append([]string{"/usr/bin/gobgp", "-u", "127.0.0.1", "-p", "50051"}, args...)...)
 	}

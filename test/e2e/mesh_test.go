@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/node"
 	"github.com/calico-vpp/calico-vpp/test/topo"
+	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
 
 const meshObjects = `apiVersion: v1
@@ -48,46 +48,15 @@ spec:
   nodeSelector: all()
 `
 
-// routeVia renders VPP's route to prefix: "ipip-><dst>" through a tunnel,
-// else "via <gateway>"; "" when VPP has none.
+// routeVia renders VPP's route to prefix (vpptest.Paths, joined); ""
+// when VPP has none.
 func routeVia(t *testing.T, v *vpplink.VPP, prefix string) string {
 	t.Helper()
-	ctx := context.Background()
-	tunnels := map[vpplink.SwIfIndex]string{}
-	ipip, err := v.IPIPTunnels(ctx)
+	paths, err := vpptest.Paths(context.Background(), v, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tu := range ipip {
-		tunnels[tu.SwIfIndex] = "ipip->" + tu.Dst.String()
-	}
-	vx, err := v.VXLANTunnels(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tu := range vx {
-		tunnels[tu.SwIfIndex] = "vxlan->" + tu.Dst.String()
-	}
-	routes, err := v.Routes(ctx, vpplink.Table{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := netip.MustParsePrefix(prefix)
-	for _, r := range routes {
-		if r.Prefix != want {
-			continue
-		}
-		var paths []string
-		for _, p := range r.Paths {
-			if name, ok := tunnels[p.SwIfIndex]; ok {
-				paths = append(paths, name)
-			} else {
-				paths = append(paths, "via "+p.Gateway.String())
-			}
-		}
-		return strings.Join(paths, ",")
-	}
-	return ""
+	return strings.Join(paths[prefix], ",")
 }
 
 // Two nodes, the BGP mesh between their agents (over their management

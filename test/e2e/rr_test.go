@@ -2,16 +2,12 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/node"
-	"github.com/calico-vpp/calico-vpp/test/testutil"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 )
 
@@ -54,26 +50,7 @@ func TestBIRDRouteReflector(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(rrBirdConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	birdLog := &testutil.SyncBuffer{}
-	bird := exec.Command("ip", "netns", "exec", rr.Name, "/usr/sbin/bird", "-f", "-c", conf, "-s", sock)
-	bird.Stdout, bird.Stderr = birdLog, birdLog
-	if err := bird.Start(); err != nil {
-		t.Fatal(err)
-	}
-	birdDone := make(chan struct{})
-	go func() { _ = bird.Wait(); close(birdDone) }() // ends with bird, stopped below
-	t.Cleanup(func() {
-		_ = bird.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-birdDone:
-		case <-time.After(5 * time.Second):
-			_ = bird.Process.Kill()
-			<-birdDone
-		}
-		if t.Failed() {
-			t.Logf("bird:\n%s", birdLog.String())
-		}
-	})
+	rr.Daemon(t, "bird", "/usr/sbin/bird", "-f", "-c", conf, "-s", sock)
 
 	cp.Apply(t, `apiVersion: crd.projectcalico.org/v1
 kind: BGPConfiguration

@@ -13,7 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/calico-vpp/calico-vpp/test/testutil"
 )
 
 // RequirePrivileged is the single gate for tests that need root and
@@ -141,4 +145,31 @@ func (l *LAN) Plug(t testing.TB, ns *Netns, ifName string, addrs ...string) {
 		}
 		ns.Run(t, args...)
 	}
+}
+
+// Daemon runs a command inside ns until the test ends (SIGTERM, then
+// SIGKILL, by PID) and returns its output, which a failed test logs.
+func (n *Netns) Daemon(t testing.TB, name string, args ...string) *testutil.SyncBuffer {
+	t.Helper()
+	log := &testutil.SyncBuffer{}
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }() // ends with the process, stopped below
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, log.String())
+		}
+	})
+	return log
 }
