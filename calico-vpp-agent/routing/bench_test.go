@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -21,7 +22,7 @@ func (c staticCalico) State() inputs.CalicoState { return c.st }
 func (c staticCalico) Synced() bool              { return true }
 
 // BenchmarkInstallLearned measures the way from learned prefixes to VPP:
-// 100k prefixes from 10 peers (half the peers' pools tunnel with IPIP) go
+// 100k prefixes from 10 peers (half of them in pools tunnelling with IPIP) go
 // through the reconciler and the VPP layer into VPP's FIB (routes/s); then
 // one peer withdraws its 10k and the FIB converges (withdraw-ms).
 func BenchmarkInstallLearned(b *testing.B) {
@@ -29,24 +30,25 @@ func BenchmarkInstallLearned(b *testing.B) {
 	inst := vpptest.Start(b, vpptest.Options{NoVhostNet: true})
 	src := &vpptest.Source{}
 	src.Attach(b, inst)
-	u := Underlay{NodeIPv4: netip.MustParsePrefix("198.18.0.1/24")}
+	// Documentation addresses only: IPv6 /64s under 2001:db8:1xx::/48, one
+	// /48 per peer; the first five peers' in IPIP pools.
+	u := Underlay{NodeIPv6: netip.MustParsePrefix("2001:db8::1/64")}
 	pools := map[netip.Prefix]inputs.IPPool{
-		netip.MustParsePrefix("10.0.0.0/9"):   {CIDR: netip.MustParsePrefix("10.0.0.0/9"), IPIPMode: inputs.EncapAlways},
-		netip.MustParsePrefix("10.128.0.0/9"): {CIDR: netip.MustParsePrefix("10.128.0.0/9")},
+		netip.MustParsePrefix("2001:db8:100::/46"): {CIDR: netip.MustParsePrefix("2001:db8:100::/46"), IPIPMode: inputs.EncapAlways},
+		netip.MustParsePrefix("2001:db8:104::/48"): {CIDR: netip.MustParsePrefix("2001:db8:104::/48"), IPIPMode: inputs.EncapAlways},
+		netip.MustParsePrefix("2001:db8:105::/48"): {CIDR: netip.MustParsePrefix("2001:db8:105::/48")},
 	}
+	peerAddr := func(p int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", 0x10+p)) }
 	learned := Learned{}
 	for p := range peers {
-		nh := netip.AddrFrom4([4]byte{198, 18, 0, byte(10 + p)})
 		for i := range perPeer {
-			n := p*perPeer + i
-			// /26 blocks: peers 0-4 in the IPIP pool, 5-9 in the plain one.
-			addr := netip.AddrFrom4([4]byte{10, byte(n>>10&0x7f) | byte(p/5)<<7, byte(n >> 2), byte(n&3) << 6})
-			learned[netip.PrefixFrom(addr, 26)] = []netip.Addr{nh}
+			prefix := netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x:%x::/64", 0x100+p, i))
+			learned[prefix] = []netip.Addr{peerAddr(p)}
 		}
 	}
 	withdrawn := Learned{}
 	for prefix, hops := range learned {
-		if hops[0] != netip.AddrFrom4([4]byte{198, 18, 0, 10}) {
+		if hops[0] != peerAddr(0) {
 			withdrawn[prefix] = hops
 		}
 	}
