@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/node"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 )
@@ -20,14 +19,7 @@ import (
 // ready, wires a pod that cnitool adds through calico-vpp-cni, installs
 // felix-proxy, and stops cleanly on SIGTERM.
 func TestAgentBinary(t *testing.T) {
-	topo.RequirePrivileged(t)
-	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
-	}
-	bin := node.Build(t, "../..")
-	cp := cluster.StartControlPlane(t)
-	cp.InstallCalico(t)
-	cp.Apply(t, "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-a\n")
+	bin, cp := node.Cluster(t, "../..", "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-a\n")
 	n := node.Start(t, node.Options{Name: "node-a", Bin: bin, ControlPlane: cp})
 	n.AwaitReady(t)
 	if _, err := os.Stat(filepath.Join(n.Plugins, "felix-api-proxy")); err != nil {

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
-	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/node"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
@@ -64,14 +63,7 @@ func routeVia(t *testing.T, v *vpplink.VPP, prefix string) string {
 // other's pod CIDR through an IPIP tunnel to it (the pool says Always),
 // and each pod has its interface.
 func TestTwoNodesMesh(t *testing.T) {
-	topo.RequirePrivileged(t)
-	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
-	}
-	bin := node.Build(t, "../..")
-	cp := cluster.StartControlPlane(t)
-	cp.InstallCalico(t)
-	cp.Apply(t, meshObjects)
+	bin, cp := node.Cluster(t, "../..", meshObjects)
 	lan := topo.NewLAN(t)
 	nodes := map[string]*node.Node{}
 	for _, n := range []struct{ name, mgmt string }{{"node-a", "198.18.0.11/24"}, {"node-b", "198.18.0.12/24"}} {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/node"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 )
@@ -30,17 +29,10 @@ protocol bgp node_b from client4 { neighbor 198.18.0.12 as 64512; }
 // each still learns the other's pod CIDR (through the reflector, next hop
 // kept, so through the tunnel to the other node).
 func TestBIRDRouteReflector(t *testing.T) {
-	topo.RequirePrivileged(t)
-	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
-	}
 	if _, err := os.Stat("/usr/sbin/bird"); err != nil {
 		t.Skip("bird2 is not installed (make test installs it)")
 	}
-	bin := node.Build(t, "../..")
-	cp := cluster.StartControlPlane(t)
-	cp.InstallCalico(t)
-	cp.Apply(t, meshObjects)
+	bin, cp := node.Cluster(t, "../..", meshObjects)
 	lan := topo.NewLAN(t)
 
 	rr := topo.NewNetns(t, "rr")

@@ -239,3 +239,20 @@ func (n *Node) Stop(t testing.TB, sig syscall.Signal) error {
 
 // Output is what the agent logged so far.
 func (n *Node) Output() string { return n.out.String() }
+
+// Cluster is what every end-to-end test starts with: the node binaries
+// built (moduleRoot: the module, relative to the test's directory) and a
+// control plane with Calico's CRDs and objects applied. It skips where
+// namespaces cannot be made, and with -short.
+func Cluster(t *testing.T, moduleRoot, objects string) (bin string, cp *cluster.ControlPlane) {
+	t.Helper()
+	topo.RequirePrivileged(t)
+	if testing.Short() {
+		t.Skip("starts etcd and kube-apiserver")
+	}
+	bin = Build(t, moduleRoot)
+	cp = cluster.StartControlPlane(t)
+	cp.InstallCalico(t)
+	cp.Apply(t, objects)
+	return bin, cp
+}
