@@ -4,7 +4,9 @@
 // contents, same side effects of deletes. Each handler names the VPP source
 // it follows. It performs the Linux side effects VPP performs (tap/tun
 // devices in network namespaces, AF_PACKET's need for a host interface)
-// through a Host, and forwards no packets.
+// through a Host. It forwards no pod or tunnel packets; only the host path
+// (the uplink's traffic punted to vpptap0 and back) is bridged frame for
+// frame, so that a node keeps its connectivity (hostpath.go).
 //
 // The same Engine is served over VPP's socket protocol (Server, used by the
 // fakevpp binary) and in-process behind govpp's adapter interface (Adapter).
@@ -58,6 +60,8 @@ type Engine struct {
 	// (slot 0 is the listener, freed slots are reused last-in first-out).
 	clientSlots pool[Client]
 	pending     []pendingEvent
+	// bridges carry the host path's frames (hostpath.go).
+	bridges map[bridgeKey]*bridge
 
 	st state
 }
@@ -194,6 +198,7 @@ func (e *Engine) Handle(c *Client, data []byte) {
 		e.sendTo(c, r, context)
 	}
 	e.flushEvents()
+	e.syncBridgesLocked()
 }
 
 // sendTo encodes a reply (or event) for c.

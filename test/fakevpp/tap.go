@@ -177,6 +177,7 @@ func (e *Engine) deleteTap(i *iface) {
 func (e *Engine) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.stopBridgesLocked()
 	for _, i := range e.st.sortedIfaces() {
 		if i.tap != nil {
 			if err := i.tap.dev.Close(); err != nil {

@@ -36,6 +36,16 @@ const (
 // RealVPP reports whether the tests run against a real VPP.
 func RealVPP() bool { return os.Getenv(EnvVPPBinary) != "" }
 
+// CanCreateTaps reports whether the VPP under test can create taps and
+// tuns: fakevpp always can; a real VPP needs /dev/vhost-net.
+func CanCreateTaps() bool {
+	if !RealVPP() {
+		return true
+	}
+	_, err := os.Stat("/dev/vhost-net")
+	return err == nil
+}
+
 // Options select how a VPP process is started.
 type Options struct {
 	// Netns to run in; nil creates one for the instance.
