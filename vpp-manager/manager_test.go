@@ -9,7 +9,10 @@ package vppmanager_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -113,25 +116,12 @@ func newNode(t *testing.T, ipv4, ipv6 bool, extra ...[]string) *node {
 	return n
 }
 
-const testTemplate = `unix { nodaemon runtime-dir __RUN_DIR__ cli-listen __RUN_DIR__/cli.sock exec __STARTUP_EXEC__ }
-api-segment { prefix PREFIX }
-statseg { socket-name __RUN_DIR__/stats.sock }
-socksvr { socket-name __API_SOCKET__ }
-buffers { page-size 4k buffers-per-numa 16384 }
-memory { main-heap-page-size 4k }
-`
-
 func (n *node) env(driver, interconnect, extraTemplate string) []string {
-	tmpl := strings.ReplaceAll(testTemplate, "PREFIX", filepath.Base(n.dir)) + extraTemplate
-	if p := os.Getenv(vpptest.EnvPluginPath); p != "" {
-		tmpl += "plugins { path " + p + " }\n"
-	}
 	ifaces := fmt.Sprintf(`{"uplinkInterfaces":[{"interfaceName":%q,"vppDriver":%q}],"vppHostTapSpec":{"interconnect":%q}}`, n.uplink, driver, interconnect)
-	env := append(os.Environ(),
+	return append(append(os.Environ(),
 		"NODENAME=test-node",
 		"CALICOVPP_INTERFACES="+ifaces,
-		"CALICOVPP_CONFIG_TEMPLATE="+tmpl,
-		"CALICOVPP_VPP_BINARY="+vpptest.Binary(n.t),
+		"CALICOVPP_CONFIG_TEMPLATE="+vpptest.ManagedTemplate(filepath.Base(n.dir))+extraTemplate,
 		"CALICOVPP_VPP_STARTUP_CONF="+n.dir+"/startup.conf",
 		"CALICOVPP_VPP_API_SOCKET="+n.dir+"/api.sock",
 		"CALICOVPP_VPP_NETNS="+n.vppNetns,
@@ -139,11 +129,7 @@ func (n *node) env(driver, interconnect, extraTemplate string) []string {
 		"CALICOVPP_GRACEFUL_SHUTDOWN_TIMEOUT=5s",
 		"CALICOVPP_TAP0_ADDR=198.18.255.1/32", // test ranges only
 		"CALICOVPP_LOG_LEVEL=debug",
-	)
-	if p := os.Getenv(vpptest.EnvLDLibraryPath); p != "" {
-		env = append(env, "LD_LIBRARY_PATH="+p)
-	}
-	return env
+	), vpptest.ManagedEnv(n.t)...)
 }
 
 type managerProc struct {
@@ -562,8 +548,70 @@ func TestHostReachesRouterThroughVPP(t *testing.T) {
 			if out, err := n.router.Output("ping", "-c", "2", "-W", "5", "198.18.0.2"); err != nil {
 				t.Errorf("router pings the node: %v\n%s", err, out)
 			}
+			// TCP with a bulk transfer: offloaded checksums and segments
+			// must survive the host path.
+			for _, listen := range []string{"198.18.0.1:7000", "[2001:db8::1]:7000"} {
+				if err := tcpTransfer(n.router.Name, n.ns.Name, listen, 4<<20); err != nil {
+					t.Errorf("TCP from the node to %s over vpptap0: %v", listen, err)
+				}
+			}
 		})
 	}
+}
+
+// tcpTransfer sends size bytes from a client in netns from to a server
+// listening on listen in netns to, and checks the server got them all.
+func tcpTransfer(to, from, listen string, size int) error {
+	toNS, err := netns.GetFromName(to)
+	if err != nil {
+		return err
+	}
+	defer toNS.Close()
+	fromNS, err := netns.GetFromName(from)
+	if err != nil {
+		return err
+	}
+	defer fromNS.Close()
+	var ln net.Listener
+	if err := nsutil.Do(toNS, func() error {
+		ln, err = net.Listen("tcp", listen)
+		return err
+	}); err != nil {
+		return err
+	}
+	defer ln.Close()
+	var g errgroup.Group
+	received := 0
+	g.Go(func() error {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		n, err := io.Copy(io.Discard, c)
+		received = int(n)
+		return err
+	})
+	var conn net.Conn
+	if err := nsutil.Do(fromNS, func() error {
+		conn, err = net.DialTimeout("tcp", listen, 10*time.Second)
+		return err
+	}); err != nil {
+		_ = ln.Close()
+		_ = g.Wait()
+		return err
+	}
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	_, werr := conn.Write(make([]byte, size))
+	_ = conn.Close()
+	if err := errors.Join(werr, g.Wait()); err != nil {
+		return err
+	}
+	if received != size {
+		return fmt.Errorf("server received %d bytes of %d", received, size)
+	}
+	return nil
 }
 
 // A stop requested while vpp-manager is still taking over is honoured at

@@ -96,7 +96,10 @@ func ParseAdd(req *proto.AddRequest, ifs *config.Interfaces) (Pod, error) {
 			errs.add(field, "%q is not an address with a prefix length (like 198.18.100.2/32)", ip.GetAddress())
 			continue
 		}
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits())
+		// The pod's interface holds each address alone (/32, /128), as
+		// Calico's dataplanes do whatever IPAM's block length: the pod
+		// reaches everything through its default route.
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Addr().Unmap().BitLen())
 		if prev, dup := seen[p.Addr()]; dup {
 			errs.add(field, "%s repeats container_ips[%d]", p.Addr(), prev)
 			continue
@@ -117,7 +120,10 @@ func ParseAdd(req *proto.AddRequest, ifs *config.Interfaces) (Pod, error) {
 			continue
 		}
 		if (p.Addr().Is4() && !pod.HasIPv4()) || (p.Addr().Is6() && !pod.HasIPv6()) {
-			errs.add(fmt.Sprintf("container_routes[%d]", i), "%s needs an address of its family in container_ips", r)
+			// Calico's plugin sends its default routes of both families
+			// whatever IPAM gave; like its Linux dataplane, a route with no
+			// address of its family in the pod has nothing to leave by and
+			// is skipped.
 			continue
 		}
 		pod.Routes = append(pod.Routes, p.Masked())

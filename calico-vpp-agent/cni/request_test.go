@@ -87,6 +87,15 @@ func TestParseAdd(t *testing.T) {
 					t.Errorf("pod = %q", p.Workload.Pod)
 				}
 			}},
+		// calico-ipam answers with its block's length; the pod gets /32.
+		{name: "addresses are host prefixes", edit: func(r *proto.AddRequest) {
+			r.ContainerIps[0].Address, r.ContainerIps[1].Address = "198.18.100.2/26", "2001:db8:100::2/122"
+		}, check: func(t *testing.T, p Pod) {
+			want := []netip.Prefix{netip.MustParsePrefix("198.18.100.2/32"), netip.MustParsePrefix("2001:db8:100::2/128")}
+			if !reflect.DeepEqual(p.Addresses, want) {
+				t.Errorf("addresses = %v, want %v", p.Addresses, want)
+			}
+		}},
 		{name: "routes are masked", edit: func(r *proto.AddRequest) { r.ContainerRoutes = []string{"198.51.100.7/24"} },
 			check: func(t *testing.T, p Pod) {
 				if p.Routes[0] != netip.MustParsePrefix("198.51.100.0/24") {
@@ -112,8 +121,13 @@ func TestParseAdd(t *testing.T) {
 		}, wantErr: []string{"container_ips[2].address: 198.18.100.2 repeats container_ips[0]"}},
 		{name: "malformed route", edit: func(r *proto.AddRequest) { r.ContainerRoutes = []string{"default"} },
 			wantErr: []string{`container_routes[0]: "default" is not a prefix`}},
-		{name: "route without an address of its family", edit: func(r *proto.AddRequest) { r.ContainerIps = r.ContainerIps[:1] },
-			wantErr: []string{`container_routes[1]: ::/0 needs an address of its family`}},
+		// Calico's plugin sends 0.0.0.0/0 and ::/0 to an IPv4-only pod.
+		{name: "route without an address of its family is skipped", edit: func(r *proto.AddRequest) { r.ContainerIps = r.ContainerIps[:1] },
+			check: func(t *testing.T, p Pod) {
+				if want := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}; !reflect.DeepEqual(p.Routes, want) {
+					t.Errorf("routes = %v, want %v", p.Routes, want)
+				}
+			}},
 		{name: "MTU too small for IPv6", edit: func(r *proto.AddRequest) { r.Settings.Mtu = 1000 },
 			wantErr: []string{"settings.mtu: 1000 out of range (want 1280-65535"}},
 		{name: "annotation not JSON", edit: func(r *proto.AddRequest) { r.Workload.Annotations[InterfacesSpecAnnotation] = `eth0=2` },

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
+	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/node"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
@@ -41,7 +43,18 @@ kind: IPPool
 metadata:
   name: pods
 spec:
-  cidr: 198.19.0.0/16
+  cidr: 198.19.0.0/17
+  ipipMode: Always
+  vxlanMode: Never
+  nodeSelector: all()
+---
+apiVersion: crd.projectcalico.org/v1
+kind: IPPool
+metadata:
+  name: ipam
+spec:
+  cidr: 198.19.128.0/18
+  blockSize: 26
   ipipMode: Always
   vxlanMode: Never
   nodeSelector: all()
@@ -58,17 +71,20 @@ func routeVia(t *testing.T, v *vpplink.VPP, prefix string) string {
 	return strings.Join(paths[prefix], ",")
 }
 
-// Two nodes, the BGP mesh between their agents (over their management
-// interfaces), a pod on each through the CNI: each node's VPP routes the
-// other's pod CIDR through an IPIP tunnel to it (the pool says Always),
-// and each pod has its interface.
-func TestTwoNodesMesh(t *testing.T) {
-	bin, cp := node.Cluster(t, "../..", meshObjects)
+// nodeAddrs are the nodes' uplink addresses on the cluster LAN, where
+// 198.18.0.1 is the upstream router.
+var nodeAddrs = map[string]string{"node-a": "198.18.0.11/24", "node-b": "198.18.0.12/24"}
+
+// startNodes starts node-a and node-b on a new LAN with an upstream
+// router, and waits until both are ready; env goes to the agents.
+func startNodes(t *testing.T, bin string, cp *cluster.ControlPlane, env ...string) (map[string]*node.Node, *topo.LAN) {
+	t.Helper()
 	lan := topo.NewLAN(t)
+	lan.Netns.Run(t, "ip", "addr", "add", "198.18.0.1/24", "dev", "br0")
 	nodes := map[string]*node.Node{}
-	for _, n := range []struct{ name, mgmt string }{{"node-a", "198.18.0.11/24"}, {"node-b", "198.18.0.12/24"}} {
-		nodes[n.name] = node.Start(t, node.Options{Name: n.name, Bin: bin, ControlPlane: cp, LAN: lan,
-			MgmtAddrs: []string{n.mgmt}, Env: []string{"USE_POD_CIDR=true"}})
+	for name, cidr := range map[string]string{"node-a": "198.19.1.0/24", "node-b": "198.19.2.0/24"} {
+		nodes[name] = node.Start(t, node.Options{Name: name, Bin: bin, ControlPlane: cp, LAN: lan,
+			Addrs: []string{nodeAddrs[name]}, Gateway: "198.18.0.1", PodCIDR: cidr, Env: env})
 	}
 	start := time.Now()
 	for _, n := range nodes {
@@ -79,13 +95,25 @@ func TestTwoNodesMesh(t *testing.T) {
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("the nodes took %s to be ready: End-of-RIB not seen?", d.Round(time.Second))
 	}
+	return nodes, lan
+}
+
+// Two nodes, each with vpp-manager and VPP on its uplink and the agent
+// beside them, in a BGP mesh over their uplinks (through VPP and
+// vpptap0), a pod on each through our CNI plugin: each node's VPP routes
+// the other's pod CIDR through an IPIP tunnel to it (the pool says
+// Always), and each pod has its interface. Then faults, and a pool mode
+// change.
+func TestTwoNodesMesh(t *testing.T) {
+	bin, cp := node.Cluster(t, "../..", meshObjects)
+	// Host-local IPAM on the nodes' podCIDRs, which the agents advertise.
+	nodes, _ := startNodes(t, bin, cp, "USE_POD_CIDR=true")
+	pods := map[string]*node.Pod{}
 	for name, cidr := range map[string]string{"node-a": "198.19.1.0/24", "node-b": "198.19.2.0/24"} {
-		pod := topo.NewNetns(t, "pod")
-		if out, err := nodes[name].CNI("add", pod, "web-"+name, cidr); err != nil {
-			t.Fatalf("cnitool add on %s: %v\n%s", name, err, out)
-		}
+		pod := nodes[name].RunPod(t, "web-"+name, node.OurPlugin)
+		pods[name] = pod
 		prefix := strings.TrimSuffix(cidr, "0/24")
-		if addrs := pod.Run(t, "ip", "-4", "-br", "addr", "show", "dev", "eth0"); !strings.Contains(addrs, prefix) {
+		if addrs := pod.Addrs(t); !strings.Contains(addrs, prefix) {
 			t.Errorf("pod on %s: eth0 %s, want an address of %s", name, addrs, cidr)
 		}
 	}
@@ -94,12 +122,14 @@ func TestTwoNodesMesh(t *testing.T) {
 	t.Run("an agent killed and restarted: pods and routes stay", func(t *testing.T) {
 		a, b := nodes["node-a"], nodes["node-b"]
 		podIf := podInterface(t, a, "default/web-node-a")
+		bVPP := b.VPP(t)
 		var missing []string
 		stop := make(chan struct{})
 		var watch errgroup.Group
 		watch.Go(func() error {
 			for {
-				if via := routeVia(t, b.VPP.VPP, "198.19.1.0/24"); via == "" {
+				paths, err := vpptest.Paths(context.Background(), bVPP, "198.19.1.0/24")
+				if err != nil || len(paths["198.19.1.0/24"]) == 0 {
 					missing = append(missing, time.Now().Format(time.StampMilli))
 				}
 				select {
@@ -123,9 +153,33 @@ func TestTwoNodesMesh(t *testing.T) {
 		awaitRoutes(t, nodes, "ipip")
 	})
 
+	t.Run("VPP killed: Linux restored, then the pod back with its address", func(t *testing.T) {
+		a := nodes["node-a"]
+		before := a.Netns.Run(t, "ip", "-4", "-br", "addr", "show", "dev", "vpptap0")
+		podBefore := pods["node-a"].Addrs(t)
+		a.KillVPP(t, func() {
+			// vpp-manager gave eth0 back to Linux, with its address.
+			if out := a.Netns.Run(t, "ip", "-4", "-br", "addr", "show", "dev", "eth0"); !strings.Contains(out, "198.18.0.11/24") {
+				t.Errorf("after VPP died, eth0 = %q, want 198.18.0.11/24 restored", out)
+			}
+		})
+		a.AwaitReady(t)
+		if after := a.Netns.Run(t, "ip", "-4", "-br", "addr", "show", "dev", "vpptap0"); !strings.Contains(after, "198.18.0.11/24") {
+			t.Errorf("vpptap0 after the restart = %q (before: %q)", after, before)
+		}
+		awaitPodInterface(t, a, "default/web-node-a")
+		eventually(t, 30*time.Second, "the pod's eth0 is back as it was", func() string {
+			if got, _ := pods["node-a"].Netns.Output("ip", "-br", "addr", "show", "dev", "eth0"); got != podBefore {
+				return fmt.Sprintf("eth0 = %q, want %q", got, podBefore)
+			}
+			return ""
+		})
+		awaitRoutes(t, nodes, "ipip")
+	})
+
 	t.Run("the pool switched to VXLAN with kubectl: routes follow", func(t *testing.T) {
-		cp.Apply(t, strings.Replace(strings.Replace(meshObjects[strings.Index(meshObjects, "apiVersion: crd"):],
-			"ipipMode: Always", "ipipMode: Never", 1), "vxlanMode: Never", "vxlanMode: Always", 1))
+		pool := meshObjects[strings.Index(meshObjects, "apiVersion: crd"):strings.Index(meshObjects, "---\napiVersion: crd.projectcalico.org/v1\nkind: IPPool\nmetadata:\n  name: ipam")]
+		cp.Apply(t, strings.Replace(strings.Replace(pool, "ipipMode: Always", "ipipMode: Never", 1), "vxlanMode: Never", "vxlanMode: Always", 1))
 		awaitRoutes(t, nodes, "vxlan")
 	})
 }
@@ -141,7 +195,7 @@ func awaitRoutes(t *testing.T, nodes map[string]*node.Node, kind string) {
 		deadline := time.Now().Add(60 * time.Second)
 		got := ""
 		for time.Now().Before(deadline) {
-			if got = routeVia(t, nodes[name].VPP.VPP, want.prefix); got == want.via {
+			if got = routeVia(t, nodes[name].VPP(t), want.prefix); got == want.via {
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
@@ -156,15 +210,40 @@ func awaitRoutes(t *testing.T, nodes map[string]*node.Node, kind string) {
 // podInterface is VPP's interface of the pod (by its tag).
 func podInterface(t *testing.T, n *node.Node, pod string) vpplink.SwIfIndex {
 	t.Helper()
-	ifs, err := n.VPP.VPP.Interfaces(context.Background())
+	if i, ok := findPodInterface(t, n, pod); ok {
+		return i
+	}
+	t.Fatalf("%s: no VPP interface for pod %s", n.Name, pod)
+	return 0
+}
+
+func findPodInterface(t *testing.T, n *node.Node, pod string) (vpplink.SwIfIndex, bool) {
+	t.Helper()
+	ifs, err := n.VPP(t).Interfaces(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, i := range ifs {
 		if strings.HasSuffix(i.Tag, " "+pod) {
-			return i.SwIfIndex
+			return i.SwIfIndex, true
 		}
 	}
-	t.Fatalf("%s: no VPP interface for pod %s", n.Name, pod)
-	return 0
+	return 0, false
+}
+
+// awaitPodInterface waits until VPP has the pod's interface (after a VPP
+// restart, the agent re-creates it).
+func awaitPodInterface(t *testing.T, n *node.Node, pod string) vpplink.SwIfIndex {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if i, ok := findPodInterface(t, n, pod); ok {
+			return i
+		}
+		if time.Now().After(deadline) {
+			_, status := n.Probe("/status")
+			t.Fatalf("%s: no VPP interface for pod %s\nstatus: %s", n.Name, pod, status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

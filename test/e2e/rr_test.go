@@ -33,17 +33,6 @@ func TestBIRDRouteReflector(t *testing.T) {
 		t.Skip("bird2 is not installed (make test installs it)")
 	}
 	bin, cp := node.Cluster(t, "../..", meshObjects)
-	lan := topo.NewLAN(t)
-
-	rr := topo.NewNetns(t, "rr")
-	lan.Plug(t, rr, "eth0", "198.18.0.2/24")
-	dir := t.TempDir()
-	conf, sock := filepath.Join(dir, "bird.conf"), filepath.Join(dir, "bird.ctl")
-	if err := os.WriteFile(conf, []byte(rrBirdConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rr.Daemon(t, "bird", "/usr/sbin/bird", "-f", "-c", conf, "-s", sock)
-
 	cp.Apply(t, `apiVersion: crd.projectcalico.org/v1
 kind: BGPConfiguration
 metadata:
@@ -51,15 +40,17 @@ metadata:
 spec:
   nodeToNodeMeshEnabled: false
 `)
-	nodes := map[string]*node.Node{}
-	for _, n := range []struct{ name, mgmt string }{{"node-a", "198.18.0.11/24"}, {"node-b", "198.18.0.12/24"}} {
-		nodes[n.name] = node.Start(t, node.Options{Name: n.name, Bin: bin, ControlPlane: cp, LAN: lan,
-			MgmtAddrs: []string{n.mgmt}, Env: []string{"USE_POD_CIDR=true"}})
+	dir := t.TempDir()
+	conf, sock := filepath.Join(dir, "bird.conf"), filepath.Join(dir, "bird.ctl")
+	if err := os.WriteFile(conf, []byte(rrBirdConfig), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, n := range nodes {
-		n.AwaitReady(t)
-	}
-	if via := routeVia(t, nodes["node-a"].VPP.VPP, "198.19.2.0/24"); via != "" {
+	nodes, lan := startNodes(t, bin, cp, "USE_POD_CIDR=true")
+	rr := topo.NewNetns(t, "rr")
+	lan.Plug(t, rr, "eth0", "198.18.0.2/24")
+	rr.Daemon(t, "bird", "/usr/sbin/bird", "-f", "-c", conf, "-s", sock)
+
+	if via := routeVia(t, nodes["node-a"].VPP(t), "198.19.2.0/24"); via != "" {
 		t.Fatalf("without the mesh or a peer, node-a already routes node-b's pods: %s", via)
 	}
 	// The peer, created live with kubectl.

@@ -23,7 +23,11 @@ import (
 // proxy them, which looks the same from the wire.
 
 // FrameIO moves Ethernet frames through a host interface, as VPP's device
-// input and output nodes do.
+// input and output nodes do. Every frame is preceded by a virtio-net header
+// (vnetHdrLen bytes), as AF_PACKET with PACKET_VNET_HDR and a tap with
+// IFF_VNET_HDR exchange them: checksum and segmentation offloads pass
+// through unchanged, so the host's TCP (partial checksums, TSO on veths)
+// crosses the bridge intact.
 type FrameIO interface {
 	// ReadFrame blocks for the next frame the interface receives; it
 	// fails once Interrupt was called.
@@ -65,6 +69,11 @@ func (b *bridge) run(log *logrus.Entry) {
 				if err != nil {
 					return
 				}
+				if n < vnetHdrLen {
+					continue
+				}
+				// DATA_VALID describes a received frame only.
+				buf[0] &^= vnetHdrFDataValid
 				if err := to.WriteFrame(buf[:n]); err != nil {
 					log.WithError(err).Debug("host path: frame dropped")
 				}
@@ -191,6 +200,12 @@ type afPacket struct {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
+// struct virtio_net_hdr (without num_buffers), and its flags' DATA_VALID.
+const (
+	vnetHdrLen        = 10
+	vnetHdrFDataValid = 2
+)
+
 // OpenAFPacket opens a packet socket on a host interface of the calling
 // process's namespace (VPP's).
 func (LinuxHost) OpenAFPacket(name string) (FrameIO, error) {
@@ -201,6 +216,10 @@ func (LinuxHost) OpenAFPacket(name string) (FrameIO, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 	if err != nil {
 		return nil, fmt.Errorf("packet socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("PACKET_VNET_HDR on %s: %w", name, err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: link.Index}); err != nil {
 		_ = unix.Close(fd)
@@ -243,8 +262,8 @@ func (a *afPacket) WriteFrame(b []byte) error {
 func (a *afPacket) Interrupt()   { _ = a.f.SetReadDeadline(time.Now()) }
 func (a *afPacket) Close() error { return a.f.Close() }
 
-// tapFrames reads and writes a tap's first queue (no virtio-net header:
-// the device is created without IFF_VNET_HDR).
+// tapFrames reads and writes a tap's first queue (created with
+// IFF_VNET_HDR, as VPP's virtio taps are).
 type tapFrames struct{ f *os.File }
 
 // Frames gives the tap's queue; a deadline left by an earlier bridge is

@@ -87,7 +87,7 @@ func (LinuxHost) CreateTap(t HostTap) (HostDevice, error) {
 	link := &netlink.Tuntap{
 		LinkAttrs:  netlink.LinkAttrs{Name: tmp},
 		Mode:       mode,
-		Flags:      netlink.TUNTAP_DEFAULTS | netlink.TUNTAP_NO_PI,
+		Flags:      netlink.TUNTAP_DEFAULTS | netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR,
 		NonPersist: true,
 		Queues:     max(t.NumQueues, 1),
 	}

@@ -1,14 +1,15 @@
-// Package node runs a Calico/VPP node for end-to-end tests: a network
-// namespace with its VPP (fakevpp, or VPP_BINARY) and the status
-// vpp-manager would publish for it, and the real calico-vpp-agent binary
-// inside, reaching the test API server through a forward. Pods are added
-// with cnitool through calico-vpp-cni, as a kubelet would.
+// Package node runs a Calico/VPP node for end-to-end tests, as the
+// calico-vpp-node pod runs on a real one: a network namespace whose uplink
+// eth0 is plugged into the cluster's LAN, the real vpp-manager taking it
+// over with its VPP (fakevpp, or VPP_BINARY), and the real calico-vpp-agent
+// beside it, reaching the test API server through a forward. The harness
+// plays the kubelet too: it restarts vpp-manager when it exits (the
+// container's restart policy), and runs pods (pod.go).
 package node
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,12 +18,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netns"
 
+	"github.com/calico-vpp/calico-vpp/pkg/vpplink"
 	"github.com/calico-vpp/calico-vpp/pkg/vppstatus"
 	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/testutil"
@@ -31,13 +34,20 @@ import (
 	"github.com/calico-vpp/calico-vpp/vpp-manager/nsutil"
 )
 
-// Build builds the node's binaries into a directory, with cnitool and
-// host-local beside them (from the tools make test builds).
+// Binaries the node runs, built by Build; the CNI tools come from
+// hack/build-tools.sh.
+var (
+	nodeBinaries = []string{"vpp-manager", "calico-vpp-agent", "calico-vpp-cni", "felix-proxy", "calivppctl"}
+	cniTools     = []string{"cnitool", "host-local", "calico", "calico-ipam"}
+)
+
+// Build builds the node's binaries into a directory, with the CNI tools
+// beside them.
 func Build(t testing.TB, moduleRoot string) string {
 	t.Helper()
-	tools := cluster.RequireTools(t, "cnitool", "host-local")
+	tools := cluster.RequireTools(t, cniTools...)
 	bin := t.TempDir()
-	for _, name := range []string{"calico-vpp-agent", "calico-vpp-cni", "felix-proxy"} {
+	for _, name := range nodeBinaries {
 		out := filepath.Join(bin, name)
 		cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
 		cmd.Dir = moduleRoot
@@ -45,7 +55,7 @@ func Build(t testing.TB, moduleRoot string) string {
 			t.Fatalf("build %s: %v\n%s", name, err, b)
 		}
 	}
-	for _, tool := range []string{"cnitool", "host-local"} {
+	for _, tool := range cniTools {
 		if err := os.Symlink(filepath.Join(tools, tool), filepath.Join(bin, tool)); err != nil {
 			t.Fatal(err)
 		}
@@ -60,10 +70,13 @@ type Options struct {
 	// ControlPlane is the API server the agent reads (forwarded into the
 	// node's namespace at the same address).
 	ControlPlane *cluster.ControlPlane
-	// LAN, when set, gets the node's management interface eth1 with
-	// MgmtAddrs: its BGP sessions run there.
-	LAN       *topo.LAN
-	MgmtAddrs []string
+	// LAN gets the node's uplink eth0 with Addrs (the Node's BGP
+	// addresses) and a default route via Gateway when set.
+	LAN     *topo.LAN
+	Addrs   []string
+	Gateway string
+	// PodCIDR is the range host-local allocates from for our CNI plugin.
+	PodCIDR string
 	// Env is added to the agent's environment.
 	Env []string
 }
@@ -72,62 +85,87 @@ type Options struct {
 type Node struct {
 	Name    string
 	Netns   *topo.Netns
-	VPP     *vpptest.Instance
-	RunDir  string
+	RunDir  string // vpp-manager's and the agent's (status file, sockets)
 	Socket  string // the agent's CNI server
 	Plugins string // felix-plugins directory
-	bin     string
+	Bin     string
+	cp      *cluster.ControlPlane
+	podCIDR string
 	handle  netns.NsHandle
-	cmd     *exec.Cmd
-	out     *testutil.SyncBuffer
-	exited  chan struct{}
-	waitErr error
-	confDir string
-	ipamDir string
 	http    *http.Client
-	// env and kubeconfig start the agent again (Restart); owner is the
-	// test the node lives as long as.
+	logDir  string
+
+	manager *supervisor
+
+	agentMu    sync.Mutex
+	agent      *exec.Cmd
+	agentOut   *testutil.SyncBuffer
+	agentDone  chan struct{}
+	agentErr   error
 	env        []string
 	kubeconfig string
 	owner      testing.TB
+
+	vppMu  sync.Mutex
+	vpp    *vpplink.VPP
+	vppPID int
 }
 
-// Start brings the node up and starts its agent (Ready waits for it).
+// Start brings the node up: the uplink, vpp-manager until VPP runs, then
+// the agent (AwaitReady waits for it).
 func Start(t testing.TB, o Options) *Node {
 	t.Helper()
-	inst := vpptest.Start(t, vpptest.Options{NoVhostNet: true})
-	n := &Node{Name: o.Name, Netns: inst.Netns, VPP: inst, RunDir: t.TempDir(), Plugins: t.TempDir(), bin: o.Bin,
-		out: &testutil.SyncBuffer{}, confDir: t.TempDir(), ipamDir: t.TempDir()}
-	n.Socket = filepath.Join(n.RunDir, "cni-server.sock")
-	if o.LAN != nil {
-		o.LAN.Plug(t, n.Netns, "eth1", o.MgmtAddrs...)
-	}
-	src := &vpptest.Source{}
-	src.Attach(t, inst)
-	st := src.VPPStatus()
-	st.VPPPID, st.Updated = inst.PID(), time.Now()
-	b, _ := json.Marshal(st)
-	if err := os.WriteFile(filepath.Join(n.RunDir, vppstatus.StatusFile), b, 0o644); err != nil {
+	// A short directory: Unix socket paths are limited to 108 bytes.
+	runDir, err := os.MkdirTemp("", "cvn")
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = os.RemoveAll(runDir) })
+	n := &Node{Name: o.Name, Netns: topo.NewNetns(t, "node"), RunDir: runDir, Plugins: t.TempDir(), Bin: o.Bin,
+		cp: o.ControlPlane, podCIDR: o.PodCIDR, logDir: t.TempDir(), agentOut: &testutil.SyncBuffer{}, owner: t}
+	n.Socket = filepath.Join(runDir, "cni-server.sock")
+	o.LAN.Plug(t, n.Netns, "eth0", o.Addrs...)
+	if o.Gateway != "" {
+		n.Netns.Run(t, "ip", "route", "add", "default", "via", o.Gateway)
+	}
+	if n.handle, err = netns.GetFromName(n.Netns.Name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.handle.Close() })
 	api, err := url.Parse(o.ControlPlane.Server)
 	if err != nil {
 		t.Fatal(err)
 	}
 	topo.Forward(t, n.Netns, api.Host, api.Host)
-	if n.handle, err = netns.GetFromName(n.Netns.Name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.handle.Close() })
 	n.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: n.dial}}
 
-	n.env = append(append(os.Environ(), "NODENAME="+o.Name, "CALICOVPP_RUN_DIR="+n.RunDir, "CALICOVPP_STATE_DIR="+t.TempDir(),
-		"CALICOVPP_VPP_API_SOCKET="+inst.APISocket, "CALICOVPP_CNI_SERVER_SOCKET="+n.Socket, "CALICOVPP_LOG_LEVEL=debug"), o.Env...)
-	n.kubeconfig, n.owner = o.ControlPlane.Kubeconfig, t
+	vppNetns := topo.UniqueName("cvnvpp")
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", vppNetns).Run() })
+	t.Cleanup(n.closeVPP)
+	managerEnv := append(append(os.Environ(),
+		"NODENAME="+o.Name,
+		`CALICOVPP_INTERFACES={"uplinkInterfaces":[{"interfaceName":"eth0","vppDriver":"af_packet"}],"vppHostTapSpec":{"interconnect":"auto"}}`,
+		"CALICOVPP_CONFIG_TEMPLATE="+vpptest.ManagedTemplate(filepath.Base(runDir)),
+		"CALICOVPP_VPP_STARTUP_CONF="+filepath.Join(runDir, "startup.conf"),
+		"CALICOVPP_VPP_API_SOCKET="+filepath.Join(runDir, "api.sock"),
+		"CALICOVPP_VPP_NETNS="+vppNetns,
+		"CALICOVPP_RUN_DIR="+runDir,
+		"CALICOVPP_GRACEFUL_SHUTDOWN_TIMEOUT=5s",
+		"CALICOVPP_TAP0_ADDR=198.18.255.1/32",
+		"CALICOVPP_LOG_LEVEL=debug",
+	), vpptest.ManagedEnv(t)...)
+	n.manager = supervise(t, n.handle, filepath.Join(o.Bin, "vpp-manager"), managerEnv)
+	n.AwaitVPP(t, time.Time{})
+
+	n.env = append(append(os.Environ(), "NODENAME="+o.Name, "CALICOVPP_RUN_DIR="+runDir, "CALICOVPP_STATE_DIR="+t.TempDir(),
+		"CALICOVPP_VPP_API_SOCKET="+filepath.Join(runDir, "api.sock"), "CALICOVPP_CNI_SERVER_SOCKET="+n.Socket,
+		"CALICOVPP_LOG_LEVEL=debug"), o.Env...)
+	n.kubeconfig = o.ControlPlane.Kubeconfig
 	n.startAgent(t)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("agent of %s:\n%s", n.Name, tail(n.out.String(), 60))
+			t.Logf("agent of %s:\n%s", n.Name, tail(n.agentOut.String(), 60))
+			t.Logf("vpp-manager of %s:\n%s", n.Name, tail(n.manager.out.String(), 30))
 		}
 	})
 	return n
@@ -141,23 +179,102 @@ func tail(s string, lines int) string {
 	return string(bytes.Join(l, []byte("\n")))
 }
 
+// Status is what vpp-manager last published.
+func (n *Node) Status() (vppstatus.Status, error) {
+	return vppstatus.Read(filepath.Join(n.RunDir, vppstatus.StatusFile))
+}
+
+// AwaitVPP waits until vpp-manager reports VPP running with a status
+// written after since.
+func (n *Node) AwaitVPP(t testing.TB, since time.Time) vppstatus.Status {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := n.Status()
+		if err == nil && st.State == vppstatus.StateRunning && st.Updated.After(since) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: VPP not running (%+v, %v)\nvpp-manager:\n%s", n.Name, st, err, tail(n.manager.out.String(), 40))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// VPP is a connection to the node's VPP, made again when VPP restarted.
+func (n *Node) VPP(t testing.TB) *vpplink.VPP {
+	t.Helper()
+	st := n.AwaitVPP(t, time.Time{})
+	n.vppMu.Lock()
+	defer n.vppMu.Unlock()
+	if n.vpp != nil && n.vppPID == st.VPPPID {
+		return n.vpp
+	}
+	if n.vpp != nil {
+		n.vpp.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := vpplink.Connect(ctx, st.APISocket, vpptest.Logger(t), vpplink.ConnectOptions{})
+	if err != nil {
+		t.Fatalf("%s: connect to VPP: %v", n.Name, err)
+	}
+	n.vpp, n.vppPID = v, st.VPPPID
+	return v
+}
+
+func (n *Node) closeVPP() {
+	n.vppMu.Lock()
+	defer n.vppMu.Unlock()
+	if n.vpp != nil {
+		n.vpp.Close()
+		n.vpp = nil
+	}
+}
+
+// KillVPP kills VPP (SIGKILL) and returns when the restarted vpp-manager
+// reports a new VPP running; restored is called between the two, once
+// vpp-manager gave the uplink back to Linux.
+func (n *Node) KillVPP(t testing.TB, restored func()) vppstatus.Status {
+	t.Helper()
+	st := n.AwaitVPP(t, time.Time{})
+	exits := n.manager.exits()
+	if err := syscall.Kill(st.VPPPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	n.manager.awaitExits(t, exits+1)
+	if restored != nil {
+		restored()
+	}
+	n.manager.resume()
+	return n.AwaitVPP(t, st.Updated)
+}
+
 // startAgent runs a new agent process (killed when the node's test ends,
 // whichever subtest started it).
 func (n *Node) startAgent(t testing.TB) {
 	t.Helper()
-	n.cmd = exec.Command(filepath.Join(n.bin, "calico-vpp-agent"), "--kubeconfig", n.kubeconfig,
+	cmd := exec.Command(filepath.Join(n.Bin, "calico-vpp-agent"), "--kubeconfig", n.kubeconfig,
 		"--health-listen", "127.0.0.1:9099", "--felix-plugins-dir", n.Plugins)
-	n.cmd.Env = n.env
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	if err := nsutil.Start(n.handle, n.cmd); err != nil {
+	cmd.Env = n.env
+	cmd.Stdout, cmd.Stderr = n.agentOut, n.agentOut
+	if err := nsutil.Start(n.handle, cmd); err != nil {
 		t.Fatal(err)
 	}
-	cmd, exited := n.cmd, make(chan struct{})
-	n.exited = exited
-	go func() { n.waitErr = cmd.Wait(); close(exited) }() // ends with the agent, killed at cleanup
+	done := make(chan struct{})
+	n.agentMu.Lock()
+	n.agent, n.agentDone = cmd, done
+	n.agentMu.Unlock()
+	go func() { // ends with the agent, killed at cleanup
+		err := cmd.Wait()
+		n.agentMu.Lock()
+		n.agentErr = err
+		n.agentMu.Unlock()
+		close(done)
+	}()
 	n.owner.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-done
 	})
 }
 
@@ -206,31 +323,21 @@ func (n *Node) AwaitReady(t testing.TB) {
 	}
 }
 
-// CNI runs cnitool op (add, check, del) for the pod netns, with
-// calico-vpp-cni and host-local IPAM on subnet, as the kubelet would.
-func (n *Node) CNI(op string, pod *topo.Netns, podName, subnet string) (string, error) {
-	conf := fmt.Sprintf(`{"cniVersion": "1.1.0", "name": "k8s-pod-network", "type": "calico-vpp-cni", "socket": "unix://%s",
-		"ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]]}}`, n.Socket, n.ipamDir, subnet)
-	if err := os.WriteFile(filepath.Join(n.confDir, "10-calico-vpp.conf"), []byte(conf), 0o644); err != nil {
-		return "", err
-	}
-	c := exec.Command(filepath.Join(n.bin, "cnitool"), op, "k8s-pod-network", pod.Path())
-	c.Env = append(os.Environ(), "CNI_PATH="+n.bin, "NETCONFPATH="+n.confDir, "CNI_IFNAME=eth0",
-		"CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME="+podName+";IgnoreUnknown=1")
-	out, err := c.CombinedOutput()
-	return string(out), err
-}
-
 // Stop signals the agent and waits for it (at most 30s); it returns the
 // agent's exit error.
 func (n *Node) Stop(t testing.TB, sig syscall.Signal) error {
 	t.Helper()
-	if err := n.cmd.Process.Signal(sig); err != nil {
+	n.agentMu.Lock()
+	cmd, done := n.agent, n.agentDone
+	n.agentMu.Unlock()
+	if err := cmd.Process.Signal(sig); err != nil {
 		return err
 	}
 	select {
-	case <-n.exited:
-		return n.waitErr
+	case <-done:
+		n.agentMu.Lock()
+		defer n.agentMu.Unlock()
+		return n.agentErr
 	case <-time.After(30 * time.Second):
 		t.Errorf("agent of %s did not stop on %s", n.Name, sig)
 		return nil
@@ -238,7 +345,136 @@ func (n *Node) Stop(t testing.TB, sig syscall.Signal) error {
 }
 
 // Output is what the agent logged so far.
-func (n *Node) Output() string { return n.out.String() }
+func (n *Node) Output() string { return n.agentOut.String() }
+
+// Exec runs a command inside the node's namespace (calivppctl, birdc...).
+func (n *Node) Exec(args ...string) (string, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "CALICOVPP_RUN_DIR="+n.RunDir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := nsutil.Start(n.handle, cmd); err != nil {
+		return "", err
+	}
+	err := cmd.Wait()
+	return out.String(), err
+}
+
+// supervisor runs vpp-manager as the kubelet runs a container with
+// restartPolicy Always: started again a second after it exits, until the
+// test ends (SIGTERM then, so that it restores Linux).
+type supervisor struct {
+	out    *testutil.SyncBuffer
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited int
+	held   bool // a fault test inspects the node between runs
+	wake   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func supervise(t testing.TB, ns netns.NsHandle, binary string, env []string) *supervisor {
+	t.Helper()
+	s := &supervisor{out: &testutil.SyncBuffer{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	start := func() (*exec.Cmd, error) {
+		cmd := exec.Command(binary)
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = s.out, s.out
+		return cmd, nsutil.Start(ns, cmd)
+	}
+	first, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = first
+	go func() { // the restart loop; ends at cleanup (stop)
+		defer close(s.done)
+		for cmd := first; ; {
+			err := cmd.Wait()
+			s.mu.Lock()
+			s.exited++
+			s.cmd = nil
+			s.mu.Unlock()
+			fmt.Fprintf(s.out, "--- vpp-manager exited: %v\n", err)
+			for {
+				select {
+				case <-s.stop:
+					return
+				case <-s.wake:
+				case <-time.After(time.Second):
+				}
+				s.mu.Lock()
+				held := s.held
+				s.mu.Unlock()
+				if !held {
+					break
+				}
+			}
+			next, err := start()
+			if err != nil {
+				fmt.Fprintf(s.out, "--- restart vpp-manager: %v\n", err)
+				return
+			}
+			s.mu.Lock()
+			s.cmd = next
+			s.mu.Unlock()
+			cmd = next
+		}
+	}()
+	t.Cleanup(func() {
+		close(s.stop)
+		s.mu.Lock()
+		cmd := s.cmd
+		s.mu.Unlock()
+		if cmd != nil {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			if cmd != nil {
+				_ = cmd.Process.Kill()
+			}
+			<-s.done
+		}
+	})
+	return s
+}
+
+func (s *supervisor) exits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = true // until resume: the caller looks at the node in between
+	return s.exited
+}
+
+func (s *supervisor) awaitExits(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		got := s.exited
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vpp-manager did not exit:\n%s", tail(s.out.String(), 30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *supervisor) resume() {
+	s.mu.Lock()
+	s.held = false
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
 
 // Cluster is what every end-to-end test starts with: the node binaries
 // built (moduleRoot: the module, relative to the test's directory) and a

@@ -36,6 +36,33 @@ const (
 // RealVPP reports whether the tests run against a real VPP.
 func RealVPP() bool { return os.Getenv(EnvVPPBinary) != "" }
 
+// ManagedTemplate is a startup.conf template for vpp-manager
+// (CALICOVPP_CONFIG_TEMPLATE) that keeps VPP's files in its run directory;
+// prefix names the API segment (unique per VPP on the machine).
+func ManagedTemplate(prefix string) string {
+	tmpl := `unix { nodaemon runtime-dir __RUN_DIR__ cli-listen __RUN_DIR__/cli.sock exec __STARTUP_EXEC__ }
+api-segment { prefix ` + prefix + ` }
+statseg { socket-name __RUN_DIR__/stats.sock }
+socksvr { socket-name __API_SOCKET__ }
+buffers { page-size 4k buffers-per-numa 16384 }
+memory { main-heap-page-size 4k }
+`
+	if p := os.Getenv(EnvPluginPath); p != "" {
+		tmpl += "plugins { path " + p + " }\n"
+	}
+	return tmpl
+}
+
+// ManagedEnv is what vpp-manager needs, beyond its configuration, to run
+// the VPP under test (LD_LIBRARY_PATH for a real one).
+func ManagedEnv(t testing.TB) []string {
+	env := []string{"CALICOVPP_VPP_BINARY=" + Binary(t)}
+	if p := os.Getenv(EnvLDLibraryPath); p != "" {
+		env = append(env, "LD_LIBRARY_PATH="+p)
+	}
+	return env
+}
+
 // CanCreateTaps reports whether the VPP under test can create taps and
 // tuns: fakevpp always can; a real VPP needs /dev/vhost-net.
 func CanCreateTaps() bool {
