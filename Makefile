@@ -33,8 +33,8 @@ test: deps lint bin/fakevpp tools
 	FAKEVPP_BINARY=$(CURDIR)/bin/fakevpp $(GO) test -count=1 -timeout 40m ./...
 
 # tools builds the real components the end-to-end tests run (etcd,
-# kube-apiserver, kube-controller-manager, kubectl, cnitool, host-local)
-# from their Go modules; about 15 minutes the first time on 2 cores, then
+# kube-apiserver, kube-controller-manager, kubectl, cnitool, host-local,
+# Calico's CNI plugin and calico-ipam) from their Go modules; about 15 minutes the first time on 2 cores, then
 # reused (test/tools/bin, and Go's build cache).
 tools:
 	@bash hack/build-tools.sh
@@ -71,12 +71,16 @@ images:
 	docker build --target agent -t calico-vpp/agent:$(VERSION) -t calico-vpp/agent:latest --build-arg VERSION=$(VERSION) .
 	docker build --target vpp -t calico-vpp/vpp:$(VERSION) -t calico-vpp/vpp:latest --build-arg VERSION=$(VERSION) .
 
-# demo is the main job. Until the two-node cluster exists (issue 10) it
-# runs the single-node scenario: VPP in a namespace, a pod wired to it by
-# a VPP-created tun, what VPP and Linux show, then teardown. DEMO_FLAGS=-wait
-# keeps it up until Ctrl-C.
-demo: deps build
-	$(GO) run ./test/demo -bin $(CURDIR)/bin $(DEMO_FLAGS)
+# demo is the main job: a two-node cluster in network namespaces (control
+# plane, vpp-manager + VPP + agent per node, pods through Calico's CNI
+# plugin), what kubectl and calivppctl show, then up until Ctrl-C and torn
+# down. DEMO_WAIT=false tears down right after printing (scripted runs).
+# It is the test binary of test/demo, so the harness's teardown always runs.
+DEMO_WAIT ?= true
+demo: deps tools build
+	$(GO) test -c -o $(BIN)/demo.test ./test/demo
+	cd test/demo && FAKEVPP_BINARY=$(CURDIR)/$(BIN)/fakevpp $(CURDIR)/$(BIN)/demo.test \
+		-test.run '^TestDemo$$' -test.timeout 0 -demo.wait=$(DEMO_WAIT)
 
 clean:
 	rm -rf $(BIN)

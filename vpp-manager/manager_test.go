@@ -536,7 +536,6 @@ func TestHostReachesRouterThroughVPP(t *testing.T) {
 				t.Skip("a real VPP cannot create taps without /dev/vhost-net")
 			}
 			n := newNode(t, true, true)
-			n.t = t
 			p := n.start(bin, n.env("af_packet", interconnect, ""))
 			n.waitStatus(p, vppmanager.StateRunning)
 			for _, target := range []string{"198.18.0.1", "2001:db8::1"} {

@@ -99,7 +99,8 @@ func ParseAdd(req *proto.AddRequest, ifs *config.Interfaces) (Pod, error) {
 		// The pod's interface holds each address alone (/32, /128), as
 		// Calico's dataplanes do whatever IPAM's block length: the pod
 		// reaches everything through its default route.
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Addr().Unmap().BitLen())
+		addr := p.Addr().Unmap()
+		p = netip.PrefixFrom(addr, addr.BitLen())
 		if prev, dup := seen[p.Addr()]; dup {
 			errs.add(field, "%s repeats container_ips[%d]", p.Addr(), prev)
 			continue

@@ -62,7 +62,7 @@ func blockOf(t *testing.T, cp *cluster.ControlPlane, nodeName, ip string) string
 // the pod's IP on the Pod, the EndpointSlice controller follows the Pod's
 // status, and DEL gives the address back.
 func TestCalicoCNI(t *testing.T) {
-	bin, cp := node.Cluster(t, "../..", meshObjects)
+	bin, cp := node.Cluster(t, "../..", node.TwoNodeObjects)
 	nodes, _ := startNodes(t, bin, cp)
 	pods := map[string]*node.Pod{}
 	for _, name := range []string{"node-a", "node-b"} {

@@ -32,7 +32,7 @@ func TestBIRDRouteReflector(t *testing.T) {
 	if _, err := os.Stat("/usr/sbin/bird"); err != nil {
 		t.Skip("bird2 is not installed (make test installs it)")
 	}
-	bin, cp := node.Cluster(t, "../..", meshObjects)
+	bin, cp := node.Cluster(t, "../..", node.TwoNodeObjects)
 	cp.Apply(t, `apiVersion: crd.projectcalico.org/v1
 kind: BGPConfiguration
 metadata:

@@ -41,6 +41,7 @@ func (e *Engine) RunCLI(cmd string) (string, bool) {
 	defer e.mu.Unlock()
 	out, ok := e.cli(cmd)
 	e.flushEvents()
+	e.syncBridgesLocked()
 	return out, ok
 }
 

@@ -27,7 +27,9 @@ import (
 // (vnetHdrLen bytes), as AF_PACKET with PACKET_VNET_HDR and a tap with
 // IFF_VNET_HDR exchange them: checksum and segmentation offloads pass
 // through unchanged, so the host's TCP (partial checksums, TSO on veths)
-// crosses the bridge intact.
+// crosses the bridge intact (the veth fallback sends partial checksums
+// and TSO segments; the tap gets no TUNSETOFFLOAD, so the host sends it
+// complete frames).
 type FrameIO interface {
 	// ReadFrame blocks for the next frame the interface receives; it
 	// fails once Interrupt was called.
@@ -66,8 +68,14 @@ func (b *bridge) run(log *logrus.Entry) {
 			buf := make([]byte, 65536)
 			for {
 				n, err := from.ReadFrame(buf)
+				if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+					return // stopped, or the tap is gone
+				}
 				if err != nil {
-					return
+					// A link going down and up (ENETDOWN) is passing.
+					log.WithError(err).Debug("host path: read failed")
+					time.Sleep(10 * time.Millisecond)
+					continue
 				}
 				if n < vnetHdrLen {
 					continue
@@ -213,7 +221,8 @@ func (LinuxHost) OpenAFPacket(name string) (FrameIO, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	// Protocol 0 until bound: no frame of another interface is queued.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("packet socket: %w", err)
 	}
@@ -238,7 +247,7 @@ func (a *afPacket) ReadFrame(b []byte) (int, error) {
 		var from unix.Sockaddr
 		var rerr error
 		err = rc.Read(func(fd uintptr) bool {
-			n, from, rerr = unix.Recvfrom(int(fd), b, 0)
+			n, from, rerr = unix.Recvfrom(int(fd), b, unix.MSG_TRUNC)
 			return !errors.Is(rerr, unix.EAGAIN)
 		})
 		if err != nil {
@@ -250,6 +259,9 @@ func (a *afPacket) ReadFrame(b []byte) (int, error) {
 		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
+		if n > len(b) { // cut short: dropped, as a NIC drops what exceeds its buffers
+			continue
+		}
 		return n, nil
 	}
 }
@@ -259,11 +271,12 @@ func (a *afPacket) WriteFrame(b []byte) error {
 	return err
 }
 
-func (a *afPacket) Interrupt()   { _ = a.f.SetReadDeadline(time.Now()) }
+func (a *afPacket) Interrupt()   { _ = a.f.SetDeadline(time.Now()) }
 func (a *afPacket) Close() error { return a.f.Close() }
 
 // tapFrames reads and writes a tap's first queue (created with
-// IFF_VNET_HDR, as VPP's virtio taps are).
+// IFF_VNET_HDR, as VPP's virtio taps are). The host path uses one queue;
+// what the host sends on others is not bridged.
 type tapFrames struct{ f *os.File }
 
 // Frames gives the tap's queue; a deadline left by an earlier bridge is
@@ -273,7 +286,7 @@ func (d *linuxDevice) Frames() (FrameIO, error) {
 		return nil, fmt.Errorf("%s is not an open tap", d.name)
 	}
 	f := d.link.Fds[0]
-	if err := f.SetReadDeadline(time.Time{}); err != nil {
+	if err := f.SetDeadline(time.Time{}); err != nil {
 		return nil, err
 	}
 	return &tapFrames{f: f}, nil
@@ -284,5 +297,5 @@ func (t *tapFrames) WriteFrame(b []byte) error {
 	_, err := t.f.Write(b)
 	return err
 }
-func (t *tapFrames) Interrupt()   { _ = t.f.SetReadDeadline(time.Now()) }
+func (t *tapFrames) Interrupt()   { _ = t.f.SetDeadline(time.Now()) }
 func (t *tapFrames) Close() error { return nil } // the tap owns its fd

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -91,15 +92,20 @@ type Node struct {
 	Bin     string
 	cp      *cluster.ControlPlane
 	podCIDR string
-	handle  netns.NsHandle
-	http    *http.Client
-	logDir  string
+	// cniState holds the CNI configurations and host-local's allocations;
+	// nodenameFile is what calico/node writes for Calico's CNI plugin.
+	cniState     string
+	nodenameFile string
+	handle       netns.NsHandle
+	http         *http.Client
+	logDir       string
 
 	manager *supervisor
 
 	agentMu    sync.Mutex
 	agent      *exec.Cmd
 	agentOut   *testutil.SyncBuffer
+	agentLog   io.Writer // agentOut and the log file
 	agentDone  chan struct{}
 	agentErr   error
 	env        []string
@@ -121,9 +127,17 @@ func Start(t testing.TB, o Options) *Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(runDir) })
+	logDir := filepath.Join(os.TempDir(), "calico-vpp-e2e", strings.ReplaceAll(t.Name(), "/", "_"), o.Name)
+	keepLogs(t, logDir)
 	n := &Node{Name: o.Name, Netns: topo.NewNetns(t, "node"), RunDir: runDir, Plugins: t.TempDir(), Bin: o.Bin,
-		cp: o.ControlPlane, podCIDR: o.PodCIDR, logDir: t.TempDir(), agentOut: &testutil.SyncBuffer{}, owner: t}
+		cp: o.ControlPlane, podCIDR: o.PodCIDR, logDir: logDir, agentOut: &testutil.SyncBuffer{}, owner: t}
+	n.agentLog = io.MultiWriter(n.agentOut, logFile(t, logDir, "calico-vpp-agent.log"))
 	n.Socket = filepath.Join(runDir, "cni-server.sock")
+	n.cniState = t.TempDir()
+	n.nodenameFile = filepath.Join(n.cniState, "nodename")
+	if err := os.WriteFile(n.nodenameFile, []byte(o.Name), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	o.LAN.Plug(t, n.Netns, "eth0", o.Addrs...)
 	if o.Gateway != "" {
 		n.Netns.Run(t, "ip", "route", "add", "default", "via", o.Gateway)
@@ -154,17 +168,21 @@ func Start(t testing.TB, o Options) *Node {
 		"CALICOVPP_TAP0_ADDR=198.18.255.1/32",
 		"CALICOVPP_LOG_LEVEL=debug",
 	), vpptest.ManagedEnv(t)...)
-	n.manager = supervise(t, n.handle, filepath.Join(o.Bin, "vpp-manager"), managerEnv)
+	n.manager = supervise(t, n.handle, filepath.Join(o.Bin, "vpp-manager"), managerEnv, logFile(t, logDir, "vpp-manager.log"))
 	n.AwaitVPP(t, time.Time{})
 
 	n.env = append(append(os.Environ(), "NODENAME="+o.Name, "CALICOVPP_RUN_DIR="+runDir, "CALICOVPP_STATE_DIR="+t.TempDir(),
 		"CALICOVPP_VPP_API_SOCKET="+filepath.Join(runDir, "api.sock"), "CALICOVPP_CNI_SERVER_SOCKET="+n.Socket,
 		"CALICOVPP_LOG_LEVEL=debug"), o.Env...)
 	n.kubeconfig = o.ControlPlane.Kubeconfig
+	if len(o.Addrs) > 0 {
+		addr, _, _ := strings.Cut(o.Addrs[0], "/")
+		n.reportReady(t, addr)
+	}
 	n.startAgent(t)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("agent of %s:\n%s", n.Name, tail(n.agentOut.String(), 60))
+			t.Logf("agent of %s (all in %s):\n%s", n.Name, logDir, tail(n.agentOut.String(), 60))
 			t.Logf("vpp-manager of %s:\n%s", n.Name, tail(n.manager.out.String(), 30))
 		}
 	})
@@ -238,7 +256,8 @@ func (n *Node) closeVPP() {
 func (n *Node) KillVPP(t testing.TB, restored func()) vppstatus.Status {
 	t.Helper()
 	st := n.AwaitVPP(t, time.Time{})
-	exits := n.manager.exits()
+	exits := n.manager.hold()
+	defer n.manager.resume() // also when the checks below fail
 	if err := syscall.Kill(st.VPPPID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +276,8 @@ func (n *Node) startAgent(t testing.TB) {
 	cmd := exec.Command(filepath.Join(n.Bin, "calico-vpp-agent"), "--kubeconfig", n.kubeconfig,
 		"--health-listen", "127.0.0.1:9099", "--felix-plugins-dir", n.Plugins)
 	cmd.Env = n.env
-	cmd.Stdout, cmd.Stderr = n.agentOut, n.agentOut
+	cmd.Stdout, cmd.Stderr = n.agentLog, n.agentLog
+	testutil.Detach(cmd)
 	if err := nsutil.Start(n.handle, cmd); err != nil {
 		t.Fatal(err)
 	}
@@ -350,9 +370,10 @@ func (n *Node) Output() string { return n.agentOut.String() }
 // Exec runs a command inside the node's namespace (calivppctl, birdc...).
 func (n *Node) Exec(args ...string) (string, error) {
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "CALICOVPP_RUN_DIR="+n.RunDir)
+	cmd.Env = append(os.Environ(), "CALICOVPP_RUN_DIR="+n.RunDir, "CALICOVPP_VPP_API_SOCKET="+filepath.Join(n.RunDir, "api.sock"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	testutil.Detach(cmd)
 	if err := nsutil.Start(n.handle, cmd); err != nil {
 		return "", err
 	}
@@ -362,25 +383,29 @@ func (n *Node) Exec(args ...string) (string, error) {
 
 // supervisor runs vpp-manager as the kubelet runs a container with
 // restartPolicy Always: started again a second after it exits, until the
-// test ends (SIGTERM then, so that it restores Linux).
+// test ends (SIGTERM then, so that it restores Linux). A fault test can
+// hold the restart while it inspects the node.
 type supervisor struct {
-	out    *testutil.SyncBuffer
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited int
-	held   bool // a fault test inspects the node between runs
-	wake   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
+	out  *testutil.SyncBuffer
+	wake chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd // the running vpp-manager; nil between runs
+	exited   int
+	held     bool
+	stopping bool
 }
 
-func supervise(t testing.TB, ns netns.NsHandle, binary string, env []string) *supervisor {
+func supervise(t testing.TB, ns netns.NsHandle, binary string, env []string, log io.Writer) *supervisor {
 	t.Helper()
-	s := &supervisor{out: &testutil.SyncBuffer{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &supervisor{out: &testutil.SyncBuffer{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	out := io.MultiWriter(s.out, log)
 	start := func() (*exec.Cmd, error) {
 		cmd := exec.Command(binary)
 		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = s.out, s.out
+		cmd.Stdout, cmd.Stderr = out, out
+		testutil.Detach(cmd)
 		return cmd, nsutil.Start(ns, cmd)
 	}
 	first, err := start()
@@ -388,45 +413,49 @@ func supervise(t testing.TB, ns netns.NsHandle, binary string, env []string) *su
 		t.Fatal(err)
 	}
 	s.cmd = first
-	go func() { // the restart loop; ends at cleanup (stop)
+	go func() { // the restart loop; ends once stopping
 		defer close(s.done)
 		for cmd := first; ; {
 			err := cmd.Wait()
+			fmt.Fprintf(out, "--- vpp-manager exited: %v\n", err)
 			s.mu.Lock()
 			s.exited++
 			s.cmd = nil
 			s.mu.Unlock()
-			fmt.Fprintf(s.out, "--- vpp-manager exited: %v\n", err)
 			for {
 				select {
-				case <-s.stop:
-					return
 				case <-s.wake:
 				case <-time.After(time.Second):
 				}
 				s.mu.Lock()
-				held := s.held
-				s.mu.Unlock()
-				if !held {
-					break
+				if s.stopping {
+					s.mu.Unlock()
+					return
 				}
+				if s.held {
+					s.mu.Unlock()
+					continue
+				}
+				// Started under the lock: the cleanup sees either no new
+				// run or this one.
+				next, err := start()
+				if err != nil {
+					s.mu.Unlock()
+					fmt.Fprintf(out, "--- restart vpp-manager: %v\n", err)
+					return
+				}
+				s.cmd, cmd = next, next
+				s.mu.Unlock()
+				break
 			}
-			next, err := start()
-			if err != nil {
-				fmt.Fprintf(s.out, "--- restart vpp-manager: %v\n", err)
-				return
-			}
-			s.mu.Lock()
-			s.cmd = next
-			s.mu.Unlock()
-			cmd = next
 		}
 	}()
 	t.Cleanup(func() {
-		close(s.stop)
 		s.mu.Lock()
+		s.stopping = true
 		cmd := s.cmd
 		s.mu.Unlock()
+		s.poke()
 		if cmd != nil {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 		}
@@ -442,10 +471,19 @@ func supervise(t testing.TB, ns netns.NsHandle, binary string, env []string) *su
 	return s
 }
 
-func (s *supervisor) exits() int {
+func (s *supervisor) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// hold stops restarts until resume, and returns how many runs ended so
+// far.
+func (s *supervisor) hold() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.held = true // until resume: the caller looks at the node in between
+	s.held = true
 	return s.exited
 }
 
@@ -470,10 +508,7 @@ func (s *supervisor) resume() {
 	s.mu.Lock()
 	s.held = false
 	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.poke()
 }
 
 // Cluster is what every end-to-end test starts with: the node binaries

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/calico-vpp/calico-vpp/test/testutil"
 	"github.com/calico-vpp/calico-vpp/test/topo"
 	"github.com/calico-vpp/calico-vpp/vpp-manager/nsutil"
 )
@@ -44,18 +45,13 @@ func (n *Node) netConf(plugin Plugin) (string, error) {
 	case OurPlugin:
 		return fmt.Sprintf(`{"cniVersion": "1.1.0", "name": "k8s-pod-network", "type": "calico-vpp-cni", "socket": "unix://%s",
 			"ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]]}}`,
-			n.Socket, filepath.Join(n.logDir, "host-local"), n.podCIDR), nil
+			n.Socket, filepath.Join(n.cniState, "host-local"), n.podCIDR), nil
 	case CalicoPlugin:
-		// calico/node writes the node's name for the plugin to check.
-		nodenameFile := filepath.Join(n.logDir, "nodename")
-		if err := os.WriteFile(nodenameFile, []byte(n.Name), 0o644); err != nil {
-			return "", err
-		}
 		return fmt.Sprintf(`{"cniVersion": "0.3.1", "name": "k8s-pod-network", "type": "calico",
 			"log_level": "info", "log_file_path": %q, "datastore_type": "kubernetes", "nodename": %q, "nodename_file": %q,
 			"ipam": {"type": "calico-ipam"}, "policy": {"type": "k8s"}, "kubernetes": {"kubeconfig": %q},
 			"dataplane_options": {"type": "grpc", "socket": "unix://%s"}}`,
-			filepath.Join(n.logDir, "calico-cni.log"), n.Name, nodenameFile, n.kubeconfig, n.Socket), nil
+			filepath.Join(n.logDir, "calico-cni.log"), n.Name, n.nodenameFile, n.kubeconfig, n.Socket), nil
 	}
 	return "", fmt.Errorf("unknown CNI plugin %q", plugin)
 }
@@ -68,7 +64,7 @@ func (n *Node) CNI(op string, plugin Plugin, pod *topo.Netns, namespace, name st
 	if err != nil {
 		return "", err
 	}
-	confDir := filepath.Join(n.logDir, "net.d-"+string(plugin))
+	confDir := filepath.Join(n.cniState, "net.d-"+string(plugin))
 	if err := os.MkdirAll(confDir, 0o755); err != nil {
 		return "", err
 	}
@@ -80,6 +76,7 @@ func (n *Node) CNI(op string, plugin Plugin, pod *topo.Netns, namespace, name st
 		fmt.Sprintf("CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s", namespace, name, pod.Name))
 	var out, logs strings.Builder
 	c.Stdout, c.Stderr = &out, &logs
+	testutil.Detach(c)
 	if err := nsutil.Start(n.handle, c); err != nil {
 		return "", err
 	}

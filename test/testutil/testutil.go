@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -39,4 +40,13 @@ func GoBuild(t testing.TB, pkg, name string) string {
 		t.Fatalf("build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
+}
+
+// Detach puts a child process the harness starts in a process group of its
+// own, killed if the thread that started it dies: a Ctrl-C at the terminal
+// reaches only the test binary, whose cleanups then stop the children in
+// order (make demo relies on it), and a test binary killed outright takes
+// its children with it.
+func Detach(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }

@@ -154,6 +154,7 @@ func (n *Netns) Daemon(t testing.TB, name string, args ...string) *testutil.Sync
 	log := &testutil.SyncBuffer{}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
+	testutil.Detach(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}

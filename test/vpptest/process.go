@@ -208,6 +208,7 @@ func Start(t testing.TB, opts Options) *Instance {
 		inst.cmd.Env = append(inst.cmd.Env, EnvFakeNoVhostNet+"=1")
 	}
 	inst.cmd.Stdout, inst.cmd.Stderr = inst.log, inst.log
+	testutil.Detach(inst.cmd)
 	if err := inst.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", inst.cmd.Path, err)
 	}
