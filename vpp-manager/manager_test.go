@@ -9,10 +9,7 @@ package vppmanager_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -550,67 +547,12 @@ func TestHostReachesRouterThroughVPP(t *testing.T) {
 			// TCP with a bulk transfer: offloaded checksums and segments
 			// must survive the host path.
 			for _, listen := range []string{"198.18.0.1:7000", "[2001:db8::1]:7000"} {
-				if err := tcpTransfer(n.router.Name, n.ns.Name, listen, 4<<20); err != nil {
+				if err := topo.TCPTransfer(n.router, n.ns, listen, 4<<20); err != nil {
 					t.Errorf("TCP from the node to %s over vpptap0: %v", listen, err)
 				}
 			}
 		})
 	}
-}
-
-// tcpTransfer sends size bytes from a client in netns from to a server
-// listening on listen in netns to, and checks the server got them all.
-func tcpTransfer(to, from, listen string, size int) error {
-	toNS, err := netns.GetFromName(to)
-	if err != nil {
-		return err
-	}
-	defer toNS.Close()
-	fromNS, err := netns.GetFromName(from)
-	if err != nil {
-		return err
-	}
-	defer fromNS.Close()
-	var ln net.Listener
-	if err := nsutil.Do(toNS, func() error {
-		ln, err = net.Listen("tcp", listen)
-		return err
-	}); err != nil {
-		return err
-	}
-	defer ln.Close()
-	var g errgroup.Group
-	received := 0
-	g.Go(func() error {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		n, err := io.Copy(io.Discard, c)
-		received = int(n)
-		return err
-	})
-	var conn net.Conn
-	if err := nsutil.Do(fromNS, func() error {
-		conn, err = net.DialTimeout("tcp", listen, 10*time.Second)
-		return err
-	}); err != nil {
-		_ = ln.Close()
-		_ = g.Wait()
-		return err
-	}
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	_, werr := conn.Write(make([]byte, size))
-	_ = conn.Close()
-	if err := errors.Join(werr, g.Wait()); err != nil {
-		return err
-	}
-	if received != size {
-		return fmt.Errorf("server received %d bytes of %d", received, size)
-	}
-	return nil
 }
 
 // A stop requested while vpp-manager is still taking over is honoured at

@@ -8,6 +8,7 @@ import (
 
 	"github.com/calico-vpp/calico-vpp/test/cluster"
 	"github.com/calico-vpp/calico-vpp/test/node"
+	"github.com/calico-vpp/calico-vpp/test/topo"
 	"github.com/calico-vpp/calico-vpp/test/vpptest"
 )
 
@@ -114,8 +115,12 @@ spec:
 
 	if vpptest.RealVPP() {
 		// Only a real VPP forwards pod traffic.
-		if out, err := a.Netns.Output("ping", "-c", "3", "-W", "2", pods["node-b"].IPs[0]); err != nil {
+		b := pods["node-b"]
+		if out, err := a.Netns.Output("ping", "-c", "3", "-W", "2", b.IPs[0]); err != nil {
 			t.Errorf("pod on node-a pings the pod on node-b: %v\n%s", err, out)
+		}
+		if err := topo.TCPTransfer(b.Netns, a.Netns, b.IPs[0]+":8080", 1<<20); err != nil {
+			t.Errorf("TCP from the pod on node-a to the pod on node-b: %v", err)
 		}
 	}
 

@@ -57,7 +57,7 @@ func startNodes(t *testing.T, bin string, cp *cluster.ControlPlane, env ...strin
 func TestTwoNodesMesh(t *testing.T) {
 	bin, cp := node.Cluster(t, "../..", node.TwoNodeObjects)
 	// Host-local IPAM on the nodes' podCIDRs, which the agents advertise.
-	nodes, _ := startNodes(t, bin, cp, "USE_POD_CIDR=true")
+	nodes, lan := startNodes(t, bin, cp, "USE_POD_CIDR=true")
 	pods := map[string]*node.Pod{}
 	for name, cidr := range map[string]string{"node-a": "198.19.1.0/24", "node-b": "198.19.2.0/24"} {
 		pod := nodes[name].RunPod(t, "web-"+name, node.OurPlugin)
@@ -68,6 +68,18 @@ func TestTwoNodesMesh(t *testing.T) {
 		}
 	}
 	awaitRoutes(t, nodes, "ipip")
+
+	t.Run("the hosts keep their connectivity through VPP and vpptap0", func(t *testing.T) {
+		a := nodes["node-a"].Netns
+		for _, c := range []struct {
+			to     *topo.Netns
+			listen string
+		}{{lan.Netns, node.RouterAddr + ":7000"}, {nodes["node-b"].Netns, "198.18.0.12:7000"}} {
+			if err := topo.TCPTransfer(c.to, a, c.listen, 1<<20); err != nil {
+				t.Errorf("node-a's host to %s: %v", c.listen, err)
+			}
+		}
+	})
 
 	t.Run("an agent killed and restarted: pods and routes stay", func(t *testing.T) {
 		a, b := nodes["node-a"], nodes["node-b"]
