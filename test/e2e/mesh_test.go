@@ -69,6 +69,26 @@ func TestTwoNodesMesh(t *testing.T) {
 	}
 	awaitRoutes(t, nodes, "ipip")
 
+	t.Run("our plugin: DEL removes the pod from VPP and releases its address", func(t *testing.T) {
+		a := nodes["node-a"]
+		pod := a.RunPod(t, "job-1", node.OurPlugin)
+		ip := pod.IPs[0]
+		if !a.HostLocalAllocated(ip) {
+			t.Fatalf("host-local does not hold %s after ADD", ip)
+		}
+		awaitPodInterface(t, a, "default/job-1")
+		pod.Delete(t)
+		if a.HostLocalAllocated(ip) {
+			t.Errorf("host-local still holds %s after DEL", ip)
+		}
+		if _, ok := findPodInterface(t, a, "default/job-1"); ok {
+			t.Error("the pod's VPP interface is still there after DEL")
+		}
+		if via := routeVia(t, a.VPP(t), ip+"/32"); via != "" {
+			t.Errorf("VPP still routes %s/32: %s", ip, via)
+		}
+	})
+
 	t.Run("the hosts keep their connectivity through VPP and vpptap0", func(t *testing.T) {
 		a := nodes["node-a"].Netns
 		for _, c := range []struct {

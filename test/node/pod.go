@@ -150,6 +150,13 @@ func (p *Pod) Delete(t testing.TB) {
 	}
 }
 
+// HostLocalAllocated reports whether host-local (OurPlugin's IPAM) holds
+// ip on the node.
+func (n *Node) HostLocalAllocated(ip string) bool {
+	_, err := os.Stat(filepath.Join(n.cniState, "host-local", "k8s-pod-network", ip))
+	return err == nil
+}
+
 // Addrs are the pod's interface addresses as Linux shows them.
 func (p *Pod) Addrs(t testing.TB) string {
 	t.Helper()
