@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -65,6 +66,7 @@ type ControlPlane struct {
 	Token      string // admin (system:masters) bearer token
 	Kubeconfig string
 	tools      string
+	logs       map[string]io.Writer // every process's full output, by name
 	procs      []*proc
 }
 
@@ -89,7 +91,8 @@ func freePort(t testing.TB) int {
 func (c *ControlPlane) start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(filepath.Join(c.tools, name), args...), out: &testutil.SyncBuffer{}, exited: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	log := io.MultiWriter(p.out, c.logs[name])
+	p.cmd.Stdout, p.cmd.Stderr = log, log
 	testutil.Detach(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -108,7 +111,12 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &ControlPlane{Dir: dir, tools: tools}
+	c := &ControlPlane{Dir: dir, tools: tools, logs: map[string]io.Writer{}}
+	// Opened before the processes' cleanup is registered: closed after it.
+	logDir := testutil.LogDir(t, "control-plane")
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager"} {
+		c.logs[name] = testutil.LogFile(t, logDir, name+".log")
+	}
 	t.Cleanup(func() {
 		c.stop()
 		if t.Failed() {

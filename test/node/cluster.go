@@ -2,7 +2,6 @@ package node
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -106,35 +105,4 @@ func (n *Node) reportReady(t testing.TB, addr string) {
 func (n *Node) Calivppctl(args ...string) (string, error) {
 	full := append([]string{filepath.Join(n.Bin, "calivppctl"), args[0], "--status-url", "http://127.0.0.1:9099/status"}, args[1:]...)
 	return n.Exec(full...)
-}
-
-// keepLogs makes dir the place the node's processes log to; it is removed
-// when the test passes and kept (and named) when it fails.
-func keepLogs(t testing.TB, dir string) {
-	t.Helper()
-	_ = os.RemoveAll(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs kept in %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-		// The test's and the run's directories go too once empty.
-		_ = os.Remove(filepath.Dir(dir))
-		_ = os.Remove(filepath.Dir(filepath.Dir(dir)))
-	})
-}
-
-// logFile opens a log file of the node (closed at the end of the test).
-func logFile(t testing.TB, dir, name string) *os.File {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Close() })
-	return f
 }

@@ -127,11 +127,10 @@ func Start(t testing.TB, o Options) *Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(runDir) })
-	logDir := filepath.Join(os.TempDir(), "calico-vpp-e2e", strings.ReplaceAll(t.Name(), "/", "_"), o.Name)
-	keepLogs(t, logDir)
+	logDir := testutil.LogDir(t, o.Name)
 	n := &Node{Name: o.Name, Netns: topo.NewNetns(t, "node"), RunDir: runDir, Plugins: t.TempDir(), Bin: o.Bin,
 		cp: o.ControlPlane, podCIDR: o.PodCIDR, logDir: logDir, agentOut: &testutil.SyncBuffer{}, owner: t}
-	n.agentLog = io.MultiWriter(n.agentOut, logFile(t, logDir, "calico-vpp-agent.log"))
+	n.agentLog = io.MultiWriter(n.agentOut, testutil.LogFile(t, logDir, "calico-vpp-agent.log"))
 	n.Socket = filepath.Join(runDir, "cni-server.sock")
 	n.cniState = t.TempDir()
 	n.nodenameFile = filepath.Join(n.cniState, "nodename")
@@ -168,7 +167,7 @@ func Start(t testing.TB, o Options) *Node {
 		"CALICOVPP_TAP0_ADDR=198.18.255.1/32",
 		"CALICOVPP_LOG_LEVEL=debug",
 	), vpptest.ManagedEnv(t)...)
-	n.manager = supervise(t, n.handle, filepath.Join(o.Bin, "vpp-manager"), managerEnv, logFile(t, logDir, "vpp-manager.log"))
+	n.manager = supervise(t, n.handle, filepath.Join(o.Bin, "vpp-manager"), managerEnv, testutil.LogFile(t, logDir, "vpp-manager.log"))
 	n.AwaitVPP(t, time.Time{})
 
 	n.env = append(append(os.Environ(), "NODENAME="+o.Name, "CALICOVPP_RUN_DIR="+runDir, "CALICOVPP_STATE_DIR="+t.TempDir(),

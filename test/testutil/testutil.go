@@ -3,8 +3,10 @@ package testutil
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -49,4 +51,39 @@ func GoBuild(t testing.TB, pkg, name string) string {
 // its children with it.
 func Detach(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// LogDir is the directory where the processes a test starts log, under
+// $TMPDIR/calico-vpp-e2e/<test>/<part>. It is removed when the test
+// passes and kept (and named in the test's output) when it fails.
+func LogDir(t testing.TB, part string) string {
+	t.Helper()
+	dir := filepath.Join(os.TempDir(), "calico-vpp-e2e", strings.ReplaceAll(t.Name(), "/", "_"), part)
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs kept in %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+		// The test's and the run's directories go too once empty.
+		_ = os.Remove(filepath.Dir(dir))
+		_ = os.Remove(filepath.Dir(filepath.Dir(dir)))
+	})
+	return dir
+}
+
+// LogFile opens name in a LogDir for appending (closed when the test
+// ends).
+func LogFile(t testing.TB, dir, name string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
 }
