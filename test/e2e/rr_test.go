@@ -69,4 +69,12 @@ spec:
 			t.Errorf("BIRD does not have %s:\n%s", want, out)
 		}
 	}
+
+	t.Run("an agent killed and restarted: BIRD keeps its routes (graceful restart)", func(t *testing.T) {
+		if missing := restartWatchingRoute(t, nodes["node-a"], nodes["node-b"], "198.19.1.0/24"); len(missing) > 0 {
+			out, _ := rr.Output("/usr/sbin/birdc", "-s", sock, "show", "protocols", "all", "node_a")
+			t.Errorf("node-b lost the route to node-a's pods while node-a's agent restarted: %v\n%s", missing, out)
+		}
+		awaitRoutes(t, nodes, "ipip")
+	})
 }
