@@ -27,10 +27,11 @@ deps:
 
 # test runs everything CI runs: lint, then every test (privileged ones
 # included when run as root). It installs missing system packages first.
-# Tests start fakevpp from bin/ (VPP_BINARY=/path/to/vpp runs them against
-# a real VPP 25.10 instead).
-test: deps lint bin/fakevpp tools
-	FAKEVPP_BINARY=$(CURDIR)/bin/fakevpp $(GO) test -count=1 -timeout 40m ./...
+# Tests start fakevpp and the node's binaries from bin/ (VPP_BINARY=/path/to/vpp
+# runs them against a real VPP 25.10 instead).
+test: deps lint build tools
+	FAKEVPP_BINARY=$(CURDIR)/$(BIN)/fakevpp CALICOVPP_NODE_BINARIES=$(CURDIR)/$(BIN) \
+		VPP_MANAGER_BINARY=$(CURDIR)/$(BIN)/vpp-manager $(GO) test -count=1 -timeout 40m ./...
 
 # tools builds the real components the end-to-end tests run (etcd,
 # kube-apiserver, kube-controller-manager, kubectl, cnitool, host-local,
@@ -79,7 +80,7 @@ images:
 DEMO_WAIT ?= true
 demo: deps tools build
 	$(GO) test -c -o $(BIN)/demo.test ./test/demo
-	cd test/demo && FAKEVPP_BINARY=$(CURDIR)/$(BIN)/fakevpp $(CURDIR)/$(BIN)/demo.test \
+	cd test/demo && FAKEVPP_BINARY=$(CURDIR)/$(BIN)/fakevpp CALICOVPP_NODE_BINARIES=$(CURDIR)/$(BIN) $(CURDIR)/$(BIN)/demo.test \
 		-test.run '^TestDemo$$' -test.timeout 0 -demo.wait=$(DEMO_WAIT)
 
 clean:

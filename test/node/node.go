@@ -42,14 +42,25 @@ var (
 	cniTools     = []string{"cnitool", "host-local", "calico", "calico-ipam"}
 )
 
+// EnvNodeBinaries names a directory with the node's binaries already
+// built (make test sets it to bin/, built once for every test).
+const EnvNodeBinaries = "CALICOVPP_NODE_BINARIES"
+
 // Build builds the node's binaries into a directory, with the CNI tools
-// beside them.
+// beside them; with EnvNodeBinaries it links those instead.
 func Build(t testing.TB, moduleRoot string) string {
 	t.Helper()
 	tools := cluster.RequireTools(t, cniTools...)
 	bin := t.TempDir()
+	prebuilt := os.Getenv(EnvNodeBinaries)
 	for _, name := range nodeBinaries {
 		out := filepath.Join(bin, name)
+		if prebuilt != "" {
+			if err := os.Symlink(filepath.Join(prebuilt, name), out); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
 		cmd.Dir = moduleRoot
 		if b, err := cmd.CombinedOutput(); err != nil {
