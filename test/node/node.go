@@ -165,7 +165,6 @@ func Start(t testing.TB, o Options) *Node {
 
 	vppNetns := topo.UniqueName("cvnvpp")
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", vppNetns).Run() })
-	t.Cleanup(n.closeVPP)
 	managerEnv := append(append(os.Environ(),
 		"NODENAME="+o.Name,
 		`CALICOVPP_INTERFACES={"uplinkInterfaces":[{"interfaceName":"eth0","vppDriver":"af_packet"}],"vppHostTapSpec":{"interconnect":"auto"}}`,
@@ -179,6 +178,7 @@ func Start(t testing.TB, o Options) *Node {
 		"CALICOVPP_LOG_LEVEL=debug",
 	), vpptest.ManagedEnv(t)...)
 	n.manager = supervise(t, n.handle, filepath.Join(o.Bin, "vpp-manager"), managerEnv, testutil.LogFile(t, logDir, "vpp-manager.log"))
+	t.Cleanup(n.closeVPP) // before VPP stops: govpp's health probe would complain
 	n.AwaitVPP(t, time.Time{})
 
 	n.env = append(append(os.Environ(), "NODENAME="+o.Name, "CALICOVPP_RUN_DIR="+runDir, "CALICOVPP_STATE_DIR="+t.TempDir(),
