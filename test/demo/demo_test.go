@@ -112,10 +112,19 @@ func TestDemo(t *testing.T) {
 	}
 	for _, name := range []string{"node-a", "node-b"} {
 		n := nodes[name]
-		sessions, established := bgpSessions(n)
+		st, err := readStatus(n)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sessions, established := bgpSessions(st)
 		show(name+": BGP sessions (the agent's status)", sessions, nil)
 		if established == 0 {
 			t.Errorf("%s has no established BGP session", name)
+		}
+		podTable, wired := podInterfaces(st)
+		show(name+": pods and their VPP interfaces (the agent's status)", podTable, nil)
+		if want := map[string]int{"node-a": 2, "node-b": 1}[name]; wired != want {
+			t.Errorf("%s: %d pods wired to VPP, want %d", name, wired, want)
 		}
 		for _, c := range []string{"show interface", "show ip fib", "show ipip tunnel"} {
 			out, err := n.Calivppctl(append([]string{"vppctl"}, strings.Fields(c)...)...)
@@ -184,32 +193,50 @@ func awaitBlockRoutes(t *testing.T, cp *cluster.ControlPlane, nodes map[string]*
 	}
 }
 
-// bgpSessions renders the routing component's peers from the agent's
-// /status, and counts the established ones.
-func bgpSessions(n *node.Node) (string, int) {
+// agentStatus is the part of the agent's /status the demo shows.
+type agentStatus struct {
+	Components struct {
+		Routing struct {
+			Status struct {
+				Peers []struct {
+					Peer        string `json:"peer"`
+					AS          uint32 `json:"as"`
+					Source      string `json:"source"`
+					Established bool   `json:"established"`
+					EndOfRIB    bool   `json:"endOfRib"`
+				} `json:"peers"`
+			} `json:"status"`
+		} `json:"routing"`
+		CNI struct {
+			Status struct {
+				Pods []struct {
+					Pod       string   `json:"pod"`
+					Addresses []string `json:"addresses"`
+					Link      string   `json:"link"`
+					SwIfIndex *uint32  `json:"swIfIndex"`
+				} `json:"pods"`
+			} `json:"status"`
+		} `json:"cni"`
+	} `json:"components"`
+}
+
+func readStatus(n *node.Node) (agentStatus, error) {
+	var st agentStatus
 	_, body := n.Probe("/status")
-	var st struct {
-		Components map[string]struct {
-			Status json.RawMessage `json:"status"`
-		} `json:"components"`
-	}
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
-		return body, 0
+		return st, fmt.Errorf("agent status %q: %w", body, err)
 	}
-	var detail struct {
-		Peers []struct {
-			Peer        string `json:"peer"`
-			AS          uint32 `json:"as"`
-			Source      string `json:"source"`
-			Established bool   `json:"established"`
-			EndOfRIB    bool   `json:"endOfRib"`
-		} `json:"peers"`
-	}
-	_ = json.Unmarshal(st.Components["routing"].Status, &detail)
+	return st, nil
+}
+
+// bgpSessions renders the routing component's peers, and counts the
+// established ones.
+func bgpSessions(st agentStatus) (string, int) {
+	peers := st.Components.Routing.Status.Peers
+	sort.Slice(peers, func(i, j int) bool { return peers[i].Peer < peers[j].Peer })
 	lines := []string{fmt.Sprintf("%-22s %-7s %-6s %-12s %s", "PEER", "AS", "SOURCE", "STATE", "END-OF-RIB")}
-	sort.Slice(detail.Peers, func(i, j int) bool { return detail.Peers[i].Peer < detail.Peers[j].Peer })
 	established := 0
-	for _, p := range detail.Peers {
+	for _, p := range peers {
 		state := "connecting"
 		if p.Established {
 			state = "established"
@@ -218,4 +245,22 @@ func bgpSessions(n *node.Node) (string, int) {
 		lines = append(lines, fmt.Sprintf("%-22s %-7d %-6s %-12s %v", p.Peer, p.AS, p.Source, state, p.EndOfRIB))
 	}
 	return strings.Join(lines, "\n"), established
+}
+
+// podInterfaces renders the CNI component's pods with their VPP
+// interfaces, and counts those VPP holds.
+func podInterfaces(st agentStatus) (string, int) {
+	pods := st.Components.CNI.Status.Pods
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Pod < pods[j].Pod })
+	lines := []string{fmt.Sprintf("%-16s %-22s %-6s %s", "POD", "ADDRESSES", "LINK", "VPP SW_IF_INDEX")}
+	wired := 0
+	for _, p := range pods {
+		idx := "-"
+		if p.SwIfIndex != nil {
+			idx = fmt.Sprint(*p.SwIfIndex)
+			wired++
+		}
+		lines = append(lines, fmt.Sprintf("%-16s %-22s %-6s %s", p.Pod, strings.Join(p.Addresses, ","), p.Link, idx))
+	}
+	return strings.Join(lines, "\n"), wired
 }

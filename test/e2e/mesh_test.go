@@ -89,6 +89,18 @@ func TestTwoNodesMesh(t *testing.T) {
 		}
 	})
 
+	if vpptest.RealVPP() {
+		t.Run("pod to pod across the nodes, through the IPIP tunnel", func(t *testing.T) {
+			a, b := pods["node-a"], pods["node-b"]
+			if out, err := a.Netns.Output("ping", "-c", "3", "-W", "2", b.IPs[0]); err != nil {
+				t.Errorf("ping %s: %v\n%s", b.IPs[0], err, out)
+			}
+			if err := topo.TCPTransfer(b.Netns, a.Netns, b.IPs[0]+":8080", 1<<20); err != nil {
+				t.Errorf("TCP to %s: %v", b.IPs[0], err)
+			}
+		})
+	}
+
 	t.Run("the hosts keep their connectivity through VPP and vpptap0", func(t *testing.T) {
 		a := nodes["node-a"].Netns
 		for _, c := range []struct {
