@@ -35,7 +35,10 @@ type Options struct {
 	// PodCIDRs returns the Kubernetes node's spec.podCIDRs when host-local
 	// IPAM is used (nil with Calico IPAM).
 	PodCIDRs func() []netip.Prefix
-	Secrets  SecretGetter
+	// PodCIDRsChanged signals that PodCIDRs may answer differently (the
+	// node's podCIDRs were assigned after the agent started).
+	PodCIDRsChanged <-chan struct{}
+	Secrets         SecretGetter
 	// SyncTimeout bounds the wait for peers' End-of-RIB (default 60s).
 	SyncTimeout time.Duration
 	// OnSynced is called once learned routes are complete.
@@ -109,6 +112,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case <-m.watch:
 		case <-m.bgp.Changed():
+		case <-m.opts.PodCIDRsChanged: // nil without host-local: never
 		case <-poll:
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/sirupsen/logrus"
@@ -157,6 +159,12 @@ func run() int {
 	}
 	if cfg.UsePodCIDR {
 		routingOpts.PodCIDRs = func() []netip.Prefix { return nodePodCIDRs(kin, cfg.NodeName) }
+		changed, err := watchPodCIDRs(kin, cfg.NodeName)
+		if err != nil {
+			log.WithError(err).Error("watch the node's podCIDRs")
+			return 1
+		}
+		routingOpts.PodCIDRsChanged = changed
 	}
 	routingManager := routing.NewManager(rec, conn, cin, tunnelJournal, routeJournal, routingOpts)
 
@@ -203,6 +211,37 @@ func nodePodCIDRs(k *inputs.Kubernetes, node string) []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// watchPodCIDRs signals when the node's spec.podCIDRs change (the node
+// IPAM controller may assign them after the agent started).
+func watchPodCIDRs(k *inputs.Kubernetes, node string) (<-chan struct{}, error) {
+	changed := make(chan struct{}, 1)
+	podCIDRs := func(obj any) []string {
+		if n, ok := obj.(*corev1.Node); ok && n.Name == node {
+			return n.Spec.PodCIDRs
+		}
+		return nil
+	}
+	signal := func() {
+		select {
+		case changed <- struct{}{}:
+		default: // one pending signal covers any number of changes
+		}
+	}
+	_, err := k.Nodes().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if len(podCIDRs(obj)) > 0 {
+				signal()
+			}
+		},
+		UpdateFunc: func(old, cur any) {
+			if !slices.Equal(podCIDRs(old), podCIDRs(cur)) {
+				signal()
+			}
+		},
+	})
+	return changed, err
 }
 
 // podNamespace is the agent's namespace (downward API), where BGP

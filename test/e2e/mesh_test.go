@@ -155,6 +155,30 @@ func TestTwoNodesMesh(t *testing.T) {
 		cp.Apply(t, strings.Replace(strings.Replace(node.PodsPool, "ipipMode: Always", "ipipMode: Never", 1), "vxlanMode: Never", "vxlanMode: Always", 1))
 		awaitRoutes(t, nodes, "vxlan")
 	})
+
+	// The node IPAM controller may assign a podCIDR after the node's
+	// agent started; the agent advertises it as soon as it appears.
+	t.Run("a podCIDR assigned after the agent started is advertised", func(t *testing.T) {
+		cp.Apply(t, `apiVersion: v1
+kind: Node
+metadata:
+  name: node-c
+  annotations:
+    projectcalico.org/IPv4Address: 198.18.0.13/24
+`)
+		c := node.Start(t, node.Options{Name: "node-c", Bin: bin, ControlPlane: cp, LAN: lan, Addrs: []string{"198.18.0.13/24"},
+			Gateway: node.RouterAddr, PodCIDR: "198.19.3.0/24", Env: []string{"USE_POD_CIDR=true"}})
+		c.AwaitReady(t)
+		if out, err := cp.Kubectl("patch", "node", "node-c", "-p", `{"spec": {"podCIDR": "198.19.3.0/24", "podCIDRs": ["198.19.3.0/24"]}}`); err != nil {
+			t.Fatalf("assign node-c's podCIDR: %v\n%s", err, out)
+		}
+		eventually(t, 30*time.Second, "node-a routes node-c's podCIDR", func() string {
+			if via := routeVia(t, nodes["node-a"].VPP(t), "198.19.3.0/24"); via != "vxlan->198.18.0.13" {
+				return "route to 198.19.3.0/24 = " + via
+			}
+			return ""
+		})
+	})
 }
 
 // awaitRoutes waits until each node's VPP routes the other's pod CIDR
