@@ -32,6 +32,7 @@ import (
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/inputs"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/metrics"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/routing"
+	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/services"
 	"github.com/calico-vpp/calico-vpp/calico-vpp-agent/vppconn"
 	felixproxy "github.com/calico-vpp/calico-vpp/felix-proxy"
 	"github.com/calico-vpp/calico-vpp/pkg/config"
@@ -123,7 +124,7 @@ func run() int {
 		log.WithError(err).Error("cannot reach the Kubernetes API")
 		return 1
 	}
-	for _, in := range []string{inputs.InputServices, inputs.InputEndpointSlices, inputs.InputNodes, inputs.InputCalico, cni.InputPods, routing.InputRouting} {
+	for _, in := range []string{inputs.InputServices, inputs.InputEndpointSlices, inputs.InputNodes, inputs.InputCalico, cni.InputPods, routing.InputRouting, services.InputServices} {
 		rec.AddInput(in)
 	}
 	kin := inputs.NewKubernetes(k8s, 0, rec.InputSynced, logging.Component(logger, "kubernetes"))
@@ -168,7 +169,19 @@ func run() int {
 	}
 	routingManager := routing.NewManager(rec, conn, cin, tunnelJournal, routeJournal, routingOpts)
 
-	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr}, kin, cin, cniManager, routingManager)
+	translationJournal, err := journal.Open(filepath.Join(cfg.Paths.StateDir, "services-translations.journal"))
+	if err != nil {
+		log.WithError(err).Error("cannot open the translation journal")
+		return 1
+	}
+	servicesManager, err := services.NewManager(rec, conn, kin.Services(), kin.EndpointSlices(), translationJournal, cfg.NodeName,
+		func() { rec.InputSynced(services.InputServices) }, logging.Component(logger, "services"))
+	if err != nil {
+		log.WithError(err).Error("cannot start the services manager")
+		return 1
+	}
+
+	a := agent.New(cfg, log, conn, rec, m, agent.Options{HealthAddr: *healthAddr}, kin, cin, cniManager, routingManager, servicesManager)
 	if err := a.Run(ctx); err != nil {
 		log.WithError(err).Error("agent failed")
 		return 1

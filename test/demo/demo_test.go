@@ -126,7 +126,7 @@ func TestDemo(t *testing.T) {
 		if want := map[string]int{"node-a": 2, "node-b": 1}[name]; wired != want {
 			t.Errorf("%s: %d pods wired to VPP, want %d", name, wired, want)
 		}
-		for _, c := range []string{"show interface", "show ip fib", "show ipip tunnel"} {
+		for _, c := range []string{"show interface", "show ip fib", "show ipip tunnel", "show cnat translation"} {
 			out, err := n.Calivppctl(append([]string{"vppctl"}, strings.Fields(c)...)...)
 			show(name+": calivppctl vppctl "+c, out, err)
 			if err != nil {
