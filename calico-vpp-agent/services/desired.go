@@ -112,12 +112,22 @@ func Desired(in Inputs) (map[Key]vpplink.Translation, []error) {
 				continue
 			}
 			backends := endpointsOf(slicesBySvc[name], sp, in.Node)
-			add := func(addr netip.Addr, port uint16, realIP, localOnly bool) {
+			// add translates addr:port. Traffic from outside the cluster
+			// (external) to an endpoint on another node leaves with the
+			// node's address as source, on a port VPP allocates: the reply
+			// must come back through this node to be translated back.
+			add := func(addr netip.Addr, port uint16, realIP, localOnly, external bool) {
 				var bs []vpplink.Backend
+				snat := false
 				for _, b := range backends {
-					if b.ep.Addr().Is4() == addr.Is4() && (!localOnly || b.local) {
-						bs = append(bs, vpplink.Backend{Dst: vpplink.Endpoint{Addr: b.ep.Addr(), Port: b.ep.Port()}})
+					if b.ep.Addr().Is4() != addr.Is4() || (localOnly && !b.local) {
+						continue
 					}
+					be := vpplink.Backend{Dst: vpplink.Endpoint{Addr: b.ep.Addr(), Port: b.ep.Port()}}
+					if src, ok := nodeAddrOf(in.NodeAddrs, addr.Is4()); ok && external && !b.local {
+						be.Src, snat = vpplink.Endpoint{Addr: src}, true
+					}
+					bs = append(bs, be)
 				}
 				if len(bs) == 0 || port == 0 {
 					return
@@ -129,32 +139,42 @@ func Desired(in Inputs) (map[Key]vpplink.Translation, []error) {
 				}
 				owner[key] = name
 				out[key] = vpplink.Translation{VIP: vpplink.Endpoint{Addr: addr, Port: port}, Proto: proto, IsRealIP: realIP,
-					LBType: vpplink.LBDefault, Backends: bs}
+					LBType: vpplink.LBDefault, AllocPort: snat, Backends: bs}
 			}
 			internalLocal := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
 			externalLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
 			port := uint16(sp.Port)
 			for _, ip := range clusterIPs(svc) {
-				add(ip, port, false, internalLocal)
+				add(ip, port, false, internalLocal, false)
 			}
 			for _, s := range svc.Spec.ExternalIPs {
 				if ip, err := netip.ParseAddr(s); err == nil {
-					add(ip.Unmap(), port, false, externalLocal)
+					add(ip.Unmap(), port, false, externalLocal, true)
 				}
 			}
 			for _, ing := range svc.Status.LoadBalancer.Ingress {
 				if ip, err := netip.ParseAddr(ing.IP); err == nil {
-					add(ip.Unmap(), port, false, externalLocal)
+					add(ip.Unmap(), port, false, externalLocal, true)
 				}
 			}
 			if svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 				for _, ip := range in.NodeAddrs {
-					add(ip, uint16(sp.NodePort), true, externalLocal)
+					add(ip, uint16(sp.NodePort), true, externalLocal, true)
 				}
 			}
 		}
 	}
 	return out, errs
+}
+
+// nodeAddrOf is the node's first address of a family.
+func nodeAddrOf(addrs []netip.Addr, is4 bool) (netip.Addr, bool) {
+	for _, a := range addrs {
+		if a.Is4() == is4 {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // clusterIPs are the service's cluster addresses (none when headless).
@@ -226,11 +246,16 @@ func slicePort(s *discoveryv1.EndpointSlice, sp corev1.ServicePort) (uint16, boo
 }
 
 // String renders a translation for logs and tests: "tcp 198.19.240.10:80
-// -> 198.19.1.2:8080,198.19.2.2:8080".
+// -> 198.19.1.2:8080,198.19.2.2:8080 from 198.18.0.11" (from: the source
+// the backend sees).
 func String(t vpplink.Translation) string {
 	var bs []string
 	for _, b := range t.Backends {
-		bs = append(bs, b.Dst.String())
+		s := b.Dst.String()
+		if b.Src.Addr.IsValid() {
+			s += " from " + b.Src.Addr.String()
+		}
+		bs = append(bs, s)
 	}
 	s := t.Proto.String() + " " + t.VIP.String() + " -> " + strings.Join(bs, ",")
 	if t.IsRealIP {

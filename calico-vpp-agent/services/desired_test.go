@@ -95,10 +95,13 @@ func TestDesired(t *testing.T) {
 				service("ext", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeExternalName; s.Spec.ClusterIPs = nil }),
 			},
 			slices: []*discoveryv1.EndpointSlice{slice("headless", "h-1", discoveryv1.AddressTypeIPv4, 8080, "198.19.1.3")}},
-		{name: "node port: the node's addresses too, as real addresses",
+		{name: "node port: the node's addresses too, as real addresses; other nodes' endpoints see the node as source",
 			services: []*corev1.Service{service("web", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeNodePort; s.Spec.Ports[0].NodePort = 30080 })},
-			slices:   []*discoveryv1.EndpointSlice{slice("web", "web-1", discoveryv1.AddressTypeIPv4, 8080, "198.19.1.3")},
-			want:     []string{"tcp 198.18.0.11:30080 -> 198.19.1.3:8080 (node address)", "tcp 198.19.240.10:80 -> 198.19.1.3:8080"}},
+			slices:   []*discoveryv1.EndpointSlice{slice("web", "web-1", discoveryv1.AddressTypeIPv4, 8080, "198.19.1.3@node-a", "198.19.2.2@node-b")},
+			want: []string{
+				"tcp 198.18.0.11:30080 -> 198.19.1.3:8080,198.19.2.2:8080 from 198.18.0.11 (node address)",
+				"tcp 198.19.240.10:80 -> 198.19.1.3:8080,198.19.2.2:8080",
+			}},
 		{name: "external traffic policy Local: node port and external addresses keep this node's endpoints",
 			services: []*corev1.Service{service("web", func(s *corev1.Service) {
 				s.Spec.Type, s.Spec.Ports[0].NodePort = corev1.ServiceTypeLoadBalancer, 30080
@@ -149,7 +152,7 @@ func TestDesired(t *testing.T) {
 			want: []string{
 				"tcp 198.19.240.11:80 -> 198.19.1.3:8080",
 				"tcp 198.19.240.12:80 -> 198.19.1.4:8080",
-				"tcp 203.0.113.7:80 -> 198.19.1.3:8080",
+				"tcp 203.0.113.7:80 -> 198.19.1.3:8080 from 198.18.0.11", // node unknown: treated as remote
 			},
 			wantErr: []string{"service default/b: tcp 203.0.113.7:80 is already service default/a's"}},
 	}
@@ -180,5 +183,22 @@ func TestParseKeyRefusesGarbage(t *testing.T) {
 		if _, err := ParseKey(s); err == nil {
 			t.Errorf("ParseKey(%q) accepted", s)
 		}
+	}
+}
+
+// A translation that rewrites sources asks VPP for a fresh source port
+// (two clients behind the same node address must not collide); others
+// keep the client's port.
+func TestDesiredAllocatesPortsWithSNAT(t *testing.T) {
+	svc := service("web", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeNodePort; s.Spec.Ports[0].NodePort = 30080 })
+	got, _ := Desired(Inputs{Services: []*corev1.Service{svc}, Node: "node-a", NodeAddrs: []netip.Addr{netip.MustParseAddr("198.18.0.11")},
+		Slices: []*discoveryv1.EndpointSlice{slice("web", "web-1", discoveryv1.AddressTypeIPv4, 8080, "198.19.2.2@node-b")}})
+	for k, tr := range got {
+		if want := tr.IsRealIP; tr.AllocPort != want {
+			t.Errorf("%s: AllocPort %v, want %v", k, tr.AllocPort, want)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d translations, want the cluster IP and the node port", len(got))
 	}
 }
